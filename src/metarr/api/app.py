@@ -1,0 +1,59 @@
+"""The FastAPI application factory: API under /api/v1, web UI at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from metarr import __version__
+from metarr.api.deps import require_api_key
+from metarr.api.middleware import install_middleware
+from metarr.api.problems import install_exception_handlers
+from metarr.api.routers import health, libraries, movies, scans
+from metarr.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(container: Container, *, close_on_shutdown: bool = True) -> FastAPI:
+    """Build the ASGI app around an already-built container."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        recovered = container.scans.recover()
+        if recovered:
+            log.info("re-queued %d interrupted scans", recovered)
+        yield
+        if close_on_shutdown:
+            container.close()
+
+    app = FastAPI(
+        title="Metarr",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_exception_handlers(app)
+    install_middleware(app, container.settings)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(health.router)
+    protected = APIRouter(dependencies=[Depends(require_api_key)])
+    protected.include_router(libraries.router)
+    protected.include_router(scans.router)
+    protected.include_router(movies.router)
+    api.include_router(protected)
+    app.include_router(api)
+
+    from metarr.web import routes as web_routes
+
+    web_routes.install(app)
+    return app

@@ -1,0 +1,1 @@
+"""Database adapter: tables, engine, repositories and migrations."""

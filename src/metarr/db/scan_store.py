@@ -1,0 +1,457 @@
+"""All the SQL of a library scan: load the known state, write changed movies in batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+
+from metarr.db.tables import (
+    ExternalIdRow,
+    LockRow,
+    MediaFileRow,
+    MetadataFieldRow,
+    MovieRow,
+    StreamRow,
+)
+from metarr.domain.fields import FieldChange
+from metarr.domain.media import ProbeResult
+
+FILES = MediaFileRow.__table__
+MOVIES = MovieRow.__table__
+STREAMS = StreamRow.__table__
+IDS = ExternalIdRow.__table__
+FIELDS = MetadataFieldRow.__table__
+LOCKS = LockRow.__table__
+
+
+@dataclass(slots=True)
+class KnownFile:
+    """What the database knows of one file (enough to tell it is unchanged)."""
+
+    id: int
+    movie_id: int | None
+    size: int
+    mtime_ns: int
+    kind: str
+    role: str | None
+    part: int | None
+    quick_hash: str | None
+    probe_status: str | None
+
+
+@dataclass(slots=True)
+class KnownMovie:
+    """What the database knows of one movie."""
+
+    id: int
+    key: str
+    deleted_at: datetime | None
+    parse_key: str | None
+    parsed_title: str | None
+    parsed_year: int | None
+
+
+@dataclass(slots=True)
+class LibraryState:
+    """The known files and movies of a library (or of one folder of it)."""
+
+    library_id: int
+    files: dict[str, KnownFile] = field(default_factory=dict)
+    movies: dict[str, KnownMovie] = field(default_factory=dict)
+    files_by_movie: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass(slots=True)
+class FileWrite:
+    """A file of a changed movie, as it must be stored."""
+
+    path: str
+    kind: str
+    role: str | None
+    language: str | None
+    forced: bool
+    sdh: bool
+    part: int | None
+    actor: str | None
+    size: int
+    mtime_ns: int
+    quick_hash: str | None = None
+    probe: ProbeResult | None = None  # None: keep the stored probe result
+
+
+@dataclass(slots=True)
+class MovieWrite:
+    """Everything a scan writes for one changed (or new, moved, restored) movie."""
+
+    movie_id: int | None
+    values: dict[str, Any]
+    files: list[FileWrite]
+    ids: dict[str, tuple[str, str]]  # type -> (value, source)
+    field_changes: list[FieldChange]
+    field_source: str = "nfo"
+
+
+def _scoped(column: Any, scope: str | None) -> Any:
+    if not scope:
+        return True
+    return or_(column == scope, column.startswith(scope + "/", autoescape=True))
+
+
+def load_state(conn: Connection, library_id: int, scope: str | None) -> LibraryState:
+    """Load the files and movies of `library_id` under `scope` (whole library if None)."""
+    state = LibraryState(library_id)
+    rows = conn.execute(
+        select(
+            FILES.c.id,
+            FILES.c.path,
+            FILES.c.movie_id,
+            FILES.c.size,
+            FILES.c.mtime_ns,
+            FILES.c.kind,
+            FILES.c.role,
+            FILES.c.part,
+            FILES.c.quick_hash,
+            FILES.c.probe_status,
+        ).where(FILES.c.library_id == library_id, _scoped(FILES.c.path, scope))
+    )
+    for r in rows:
+        state.files[r.path] = KnownFile(
+            r.id,
+            r.movie_id,
+            r.size,
+            r.mtime_ns,
+            r.kind,
+            r.role,
+            r.part,
+            r.quick_hash,
+            r.probe_status,
+        )
+        if r.movie_id is not None:
+            state.files_by_movie[r.movie_id].append(r.path)
+    movie_rows = conn.execute(
+        select(
+            MOVIES.c.id,
+            MOVIES.c.key,
+            MOVIES.c.deleted_at,
+            MOVIES.c.parse_key,
+            MOVIES.c.parsed_title,
+            MOVIES.c.parsed_year,
+        ).where(MOVIES.c.library_id == library_id, _scoped(MOVIES.c.key, scope))
+    )
+    for m in movie_rows:
+        state.movies[m.key] = KnownMovie(
+            m.id, m.key, m.deleted_at, m.parse_key, m.parsed_title, m.parsed_year
+        )
+    return state
+
+
+def load_kept_ids(
+    conn: Connection, movie_ids: Iterable[int]
+) -> dict[int, dict[str, tuple[str, str]]]:
+    """Ids set by a person, a webhook or a provider: a rescan keeps them."""
+    out: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
+    ids = list(movie_ids)
+    if not ids:
+        return out
+    for r in conn.execute(
+        select(IDS.c.movie_id, IDS.c.provider, IDS.c.value, IDS.c.source).where(
+            IDS.c.movie_id.in_(ids), IDS.c.source.in_(("user", "webhook", "provider"))
+        )
+    ):
+        out[r.movie_id][r.provider] = (r.value, r.source)
+    return out
+
+
+def load_fields_and_locks(
+    conn: Connection, movie_ids: Iterable[int]
+) -> tuple[dict[int, dict[str, Any]], dict[int, set[str]]]:
+    """Current metadata values and locks of the given movies."""
+    ids = list(movie_ids)
+    fields: dict[int, dict[str, Any]] = defaultdict(dict)
+    locks: dict[int, set[str]] = defaultdict(set)
+    if not ids:
+        return fields, locks
+    for r in conn.execute(
+        select(FIELDS.c.movie_id, FIELDS.c.field, FIELDS.c.value).where(FIELDS.c.movie_id.in_(ids))
+    ):
+        fields[r.movie_id][r.field] = r.value
+    for r in conn.execute(
+        select(LOCKS.c.movie_id, LOCKS.c.target).where(LOCKS.c.movie_id.in_(ids))
+    ):
+        locks[r.movie_id].add(r.target)
+    return fields, locks
+
+
+def find_movies_by_ids(
+    conn: Connection, library_id: int, provider: str, values: Iterable[str]
+) -> dict[str, int]:
+    """Movies of the library holding one of `values` for `provider` (for moves)."""
+    vals = list(values)
+    if not vals:
+        return {}
+    rows = conn.execute(
+        select(IDS.c.value, IDS.c.movie_id)
+        .join(MOVIES, MOVIES.c.id == IDS.c.movie_id)
+        .where(MOVIES.c.library_id == library_id, IDS.c.provider == provider, IDS.c.value.in_(vals))
+    )
+    return {r.value: r.movie_id for r in rows}
+
+
+def write_movies(
+    conn: Connection, library_id: int, writes: list[MovieWrite], now: datetime
+) -> None:
+    """Persist a batch of changed movies (caller owns the transaction)."""
+    new = [w for w in writes if w.movie_id is None]
+    if new:
+        rows = conn.execute(
+            insert(MOVIES).returning(MOVIES.c.id, sort_by_parameter_order=True),
+            [
+                {"library_id": library_id, "created_at": now, "updated_at": now, "monitored": True}
+                | w.values
+                for w in new
+            ],
+        ).all()
+        for w, r in zip(new, rows, strict=True):
+            w.movie_id = r.id
+    new_ids = {id(w) for w in new}
+    for w in writes:
+        if id(w) in new_ids:
+            continue
+        conn.execute(
+            update(MOVIES).where(MOVIES.c.id == w.movie_id).values(updated_at=now, **w.values)
+        )
+    for w in writes:
+        assert w.movie_id is not None
+        _write_files(conn, library_id, w.movie_id, w.files, now)
+        _write_ids(conn, w.movie_id, w.ids, now)
+        _write_fields(conn, w.movie_id, w.field_changes, w.field_source, now)
+
+
+def _write_files(
+    conn: Connection, library_id: int, movie_id: int, files: list[FileWrite], now: datetime
+) -> None:
+    paths = [f.path for f in files]
+    # files this movie no longer has
+    conn.execute(
+        delete(FILES).where(FILES.c.movie_id == movie_id, FILES.c.path.not_in(paths))
+        if paths
+        else delete(FILES).where(FILES.c.movie_id == movie_id)
+    )
+    existing = (
+        {
+            r.path: r.id
+            for r in conn.execute(
+                select(FILES.c.path, FILES.c.id).where(
+                    FILES.c.library_id == library_id, FILES.c.path.in_(paths)
+                )
+            )
+        }
+        if paths
+        else {}
+    )
+    inserts: list[dict[str, Any]] = []
+    probed: list[tuple[str, ProbeResult]] = []
+    for f in files:
+        values: dict[str, Any] = {
+            "movie_id": movie_id,
+            "kind": f.kind,
+            "role": f.role,
+            "language": f.language,
+            "forced": f.forced,
+            "sdh": f.sdh,
+            "part": f.part,
+            "actor": f.actor,
+            "size": f.size,
+            "mtime_ns": f.mtime_ns,
+            "updated_at": now,
+        }
+        if f.quick_hash is not None:
+            values["quick_hash"] = f.quick_hash
+        if f.probe is not None:
+            values |= _probe_values(f.probe)
+            probed.append((f.path, f.probe))
+        file_id = existing.get(f.path)
+        if file_id is None:
+            inserts.append({"library_id": library_id, "path": f.path, "created_at": now} | values)
+        else:
+            conn.execute(update(FILES).where(FILES.c.id == file_id).values(**values))
+    if inserts:
+        for row in inserts:
+            row.setdefault("quick_hash", None)
+            for key in ("container", "duration", "probe_status", "prober", "probe_error"):
+                row.setdefault(key, None)
+        conn.execute(insert(FILES), inserts)
+    if probed:
+        ids = {
+            r.path: r.id
+            for r in conn.execute(
+                select(FILES.c.path, FILES.c.id).where(
+                    FILES.c.library_id == library_id, FILES.c.path.in_([p for p, _ in probed])
+                )
+            )
+        }
+        conn.execute(delete(STREAMS).where(STREAMS.c.file_id.in_(list(ids.values()))))
+        stream_rows = [
+            {
+                "file_id": ids[path],
+                "index": s.index,
+                "kind": s.kind,
+                "codec": s.codec,
+                "language": s.language,
+                "title": s.title,
+                "is_default": s.default,
+                "forced": s.forced,
+                "width": s.width,
+                "height": s.height,
+                "aspect": s.aspect,
+                "frame_rate": s.frame_rate,
+                "hdr": s.hdr,
+                "channels": s.channels,
+            }
+            for path, result in probed
+            for s in result.streams
+        ]
+        if stream_rows:
+            conn.execute(insert(STREAMS), stream_rows)
+
+
+def _probe_values(probe: ProbeResult) -> dict[str, Any]:
+    return {
+        "container": probe.container,
+        "duration": probe.duration,
+        "probe_status": "ok" if probe.ok else "unreadable",
+        "prober": probe.prober,
+        "probe_error": (probe.error or "")[:2000] or None,
+    }
+
+
+def _write_ids(
+    conn: Connection, movie_id: int, ids: dict[str, tuple[str, str]], now: datetime
+) -> None:
+    current = {
+        r.provider: (r.value, r.source)
+        for r in conn.execute(
+            select(IDS.c.provider, IDS.c.value, IDS.c.source).where(IDS.c.movie_id == movie_id)
+        )
+    }
+    stale = [p for p in current if p not in ids]
+    if stale:
+        conn.execute(delete(IDS).where(IDS.c.movie_id == movie_id, IDS.c.provider.in_(stale)))
+    for provider, (value, source) in ids.items():
+        if provider not in current:
+            conn.execute(
+                insert(IDS).values(
+                    movie_id=movie_id, provider=provider, value=value, source=source, updated_at=now
+                )
+            )
+        elif current[provider] != (value, source):
+            conn.execute(
+                update(IDS)
+                .where(IDS.c.movie_id == movie_id, IDS.c.provider == provider)
+                .values(value=value, source=source, updated_at=now)
+            )
+
+
+def _write_fields(
+    conn: Connection, movie_id: int, changes: list[FieldChange], source: str, now: datetime
+) -> None:
+    for change in changes:
+        if change.old is None:
+            conn.execute(
+                insert(FIELDS).values(
+                    movie_id=movie_id,
+                    field=change.field,
+                    value=change.new,
+                    source=source,
+                    updated_at=now,
+                )
+            )
+        else:
+            conn.execute(
+                update(FIELDS)
+                .where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == change.field)
+                .values(value=change.new, source=source, updated_at=now)
+            )
+
+
+def soft_delete_movies(conn: Connection, movie_ids: list[int], now: datetime) -> None:
+    """Mark movies gone (grace period) and forget their files; metadata and locks stay."""
+    if not movie_ids:
+        return
+    conn.execute(delete(FILES).where(FILES.c.movie_id.in_(movie_ids)))
+    conn.execute(
+        update(MOVIES)
+        .where(MOVIES.c.id.in_(movie_ids), MOVIES.c.deleted_at.is_(None))
+        .values(deleted_at=now, updated_at=now)
+    )
+
+
+def purge_deleted(conn: Connection, library_id: int, before: datetime) -> int:
+    """Remove movies soft-deleted before `before`; returns how many."""
+    result = conn.execute(
+        delete(MOVIES).where(and_(MOVIES.c.library_id == library_id, MOVIES.c.deleted_at < before))
+    )
+    return int(result.rowcount or 0)
+
+
+def write_orphans(
+    conn: Connection, library_id: int, files: list[FileWrite], gone: list[str], now: datetime
+) -> None:
+    """Store files that belong to no movie (kind unknown), drop vanished ones."""
+    if gone:
+        for start in range(0, len(gone), 500):
+            conn.execute(
+                delete(FILES).where(
+                    FILES.c.library_id == library_id, FILES.c.path.in_(gone[start : start + 500])
+                )
+            )
+    if not files:
+        return
+    paths = [f.path for f in files]
+    existing = {
+        r.path: r.id
+        for r in conn.execute(
+            select(FILES.c.path, FILES.c.id).where(
+                FILES.c.library_id == library_id, FILES.c.path.in_(paths)
+            )
+        )
+    }
+    inserts = []
+    for f in files:
+        values = {
+            "movie_id": None,
+            "kind": f.kind,
+            "role": f.role,
+            "language": None,
+            "forced": False,
+            "sdh": False,
+            "part": None,
+            "actor": None,
+            "size": f.size,
+            "mtime_ns": f.mtime_ns,
+            "updated_at": now,
+        }
+        if f.path in existing:
+            conn.execute(update(FILES).where(FILES.c.id == existing[f.path]).values(**values))
+        else:
+            inserts.append(
+                {
+                    "library_id": library_id,
+                    "path": f.path,
+                    "created_at": now,
+                    "quick_hash": None,
+                    "container": None,
+                    "duration": None,
+                    "probe_status": None,
+                    "prober": None,
+                    "probe_error": None,
+                }
+                | values
+            )
+    if inserts:
+        conn.execute(insert(FILES), inserts)

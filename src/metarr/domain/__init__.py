@@ -1,0 +1,1 @@
+"""The core: plain-Python entities, value objects, pure rules and ports."""

@@ -1,0 +1,1 @@
+"""Use cases the API, the web UI and the CLI call."""

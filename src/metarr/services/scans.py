@@ -1,0 +1,305 @@
+"""Scan runs: start a scan of a library, run it in the background, report progress."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from metarr.db.engine import Database
+from metarr.db.tables import LibraryRow, ScanRunRow
+from metarr.domain.errors import InvalidInput, NotFound
+from metarr.domain.media import ExternalIds
+from metarr.domain.ports import Prober
+from metarr.pipeline.scan import LibraryScanner, ScanCancelled, ScanOptions
+from metarr.services.libraries import LibraryService
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRun:
+    """A scan as the API reports it."""
+
+    id: int
+    library_id: int
+    status: str
+    trigger: str
+    scope: str | None
+    phase: str | None
+    progress: float
+    stats: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+ProgressListener = Callable[[ScanRun], None]
+
+
+class ScanService:
+    """Creates scan runs and executes them one at a time on a background thread."""
+
+    def __init__(
+        self,
+        db: Database,
+        libraries: LibraryService,
+        prober: Prober,
+        options: ScanOptions,
+    ) -> None:
+        self.db = db
+        self.libraries = libraries
+        self.prober = prober
+        self.options = options
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan")
+        self._cancelled: set[int] = set()
+        self._lock = threading.Lock()
+
+    # -- queries -------------------------------------------------------------
+
+    def get(self, scan_id: int) -> ScanRun:
+        """One scan run or NotFound."""
+        with self.db.session() as s:
+            row = s.get(ScanRunRow, scan_id)
+            if row is None:
+                raise NotFound(f"scan {scan_id} does not exist")
+            return _to_domain(row)
+
+    def latest(self, library_id: int) -> ScanRun | None:
+        """The newest scan of a library."""
+        with self.db.session() as s:
+            row = s.scalars(
+                select(ScanRunRow)
+                .where(ScanRunRow.library_id == library_id)
+                .order_by(ScanRunRow.id.desc())
+                .limit(1)
+            ).first()
+            return _to_domain(row) if row else None
+
+    # -- commands ------------------------------------------------------------
+
+    def create(
+        self, library_id: int, *, trigger: str = "manual", scope: str | None = None
+    ) -> tuple[ScanRun, bool]:
+        """Queue a scan; an identical queued or running scan is returned instead.
+
+        Returns the run and whether it was created now.
+        """
+        library = self.libraries.get(library_id)
+        if not library.enabled:
+            raise InvalidInput(f"library {library.name!r} is disabled", field="library_id")
+        scope = _check_scope(scope)
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            existing = s.scalars(
+                select(ScanRunRow).where(
+                    ScanRunRow.library_id == library_id,
+                    ScanRunRow.status.in_(ACTIVE),
+                    ScanRunRow.scope.is_(None) if scope is None else ScanRunRow.scope == scope,
+                )
+            ).first()
+            if existing is not None:
+                return _to_domain(existing), False
+            row = ScanRunRow(
+                library_id=library_id,
+                status="queued",
+                trigger=trigger,
+                scope=scope,
+                progress=0.0,
+                stats={},
+                created_at=now,
+            )
+            s.add(row)
+            s.flush()
+            return _to_domain(row), True
+
+    def submit(
+        self,
+        library_id: int,
+        *,
+        trigger: str = "manual",
+        scope: str | None = None,
+        hint_ids: ExternalIds | None = None,
+    ) -> ScanRun:
+        """Queue a scan and run it in the background."""
+        run, created = self.create(library_id, trigger=trigger, scope=scope)
+        if created:
+            self._executor.submit(self._run_logged, run.id, hint_ids)
+        return run
+
+    def run(
+        self,
+        scan_id: int,
+        *,
+        hint_ids: ExternalIds | None = None,
+        listener: ProgressListener | None = None,
+    ) -> ScanRun:
+        """Execute a queued scan now, in this thread."""
+        with self.db.session() as s:
+            row = s.get(ScanRunRow, scan_id)
+            if row is None:
+                raise NotFound(f"scan {scan_id} does not exist")
+            library = s.get(LibraryRow, row.library_id)
+            assert library is not None
+            root, library_id, scope = library.path, library.id, row.scope
+            row.status, row.started_at, row.phase = "running", datetime.now(UTC), "walking"
+        patterns = self.libraries.ignore_patterns(library_id)
+        last = [0.0]
+
+        def progress(phase: str, done: int, total: int) -> None:
+            now = time.monotonic()
+            if phase != "done" and now - last[0] < 0.5:
+                return
+            last[0] = now
+            fraction = (done / total) if total else 0.0
+            self._update(
+                scan_id,
+                phase=phase,
+                progress=round(fraction, 4),
+                stats={"done": done, "total": total},
+            )
+            if listener is not None:
+                listener(self.get(scan_id))
+
+        options = ScanOptions(
+            probe_workers=self.options.probe_workers,
+            batch_size=self.options.batch_size,
+            sample_max_bytes=self.options.sample_max_bytes,
+            grace_days=self.options.grace_days,
+            scope=scope,
+            hint_ids=hint_ids,
+        )
+        scanner = LibraryScanner(
+            self.db,
+            self.prober,
+            options=options,
+            progress=progress,
+            should_cancel=lambda: scan_id in self._cancelled,
+        )
+        try:
+            stats = scanner.scan(library_id, root, patterns)
+        except ScanCancelled:
+            self._finish(scan_id, "cancelled", None, None)
+        except Exception as exc:
+            log.exception("scan %s of library %s failed", scan_id, library_id)
+            self._finish(scan_id, "failed", None, f"{type(exc).__name__}: {exc}"[:2000])
+        else:
+            self._finish(scan_id, "succeeded", stats.as_dict(), None)
+            log.info(
+                "scan %s of library %s finished: %s movies, %s added, %s updated, %s deleted "
+                "in %.2fs",
+                scan_id,
+                library_id,
+                stats.movies,
+                stats.added,
+                stats.updated,
+                stats.deleted,
+                stats.seconds,
+            )
+        finally:
+            self._cancelled.discard(scan_id)
+        result = self.get(scan_id)
+        if listener is not None:
+            listener(result)
+        return result
+
+    def cancel(self, scan_id: int) -> ScanRun:
+        """Ask a queued or running scan to stop."""
+        run = self.get(scan_id)
+        if run.status in ACTIVE:
+            self._cancelled.add(scan_id)
+            if run.status == "queued":
+                self._finish(scan_id, "cancelled", None, None)
+        return self.get(scan_id)
+
+    def recover(self) -> int:
+        """Re-queue scans a crash interrupted (scans are idempotent); returns how many."""
+        with self.db.session() as s:
+            ids = list(s.scalars(select(ScanRunRow.id).where(ScanRunRow.status.in_(ACTIVE))))
+            if ids:
+                s.execute(
+                    update(ScanRunRow)
+                    .where(ScanRunRow.id.in_(ids))
+                    .values(status="queued", phase=None, progress=0.0)
+                )
+        for scan_id in ids:
+            self._executor.submit(self._run_logged, scan_id, None)
+        return len(ids)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Block until every submitted scan has run (tests and CLI)."""
+        fut: Future[None] = self._executor.submit(lambda: None)
+        fut.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        """Stop accepting scans; running ones are asked to stop."""
+        with self.db.session() as s:
+            self._cancelled.update(
+                s.scalars(select(ScanRunRow.id).where(ScanRunRow.status == "running"))
+            )
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- internals -----------------------------------------------------------
+
+    def _run_logged(self, scan_id: int, hint_ids: ExternalIds | None) -> None:
+        try:
+            self.run(scan_id, hint_ids=hint_ids)
+        except Exception:  # the executor would swallow it silently
+            log.exception("scan %s could not run", scan_id)
+
+    def _update(self, scan_id: int, **values: Any) -> None:
+        with self.db.session() as s:
+            s.execute(update(ScanRunRow).where(ScanRunRow.id == scan_id).values(**values))
+
+    def _finish(
+        self, scan_id: int, status: str, stats: dict[str, Any] | None, error: str | None
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": datetime.now(UTC),
+            "error": error,
+            "phase": "done" if status == "succeeded" else status,
+        }
+        if status == "succeeded":
+            values["progress"] = 1.0
+        if stats is not None:
+            values["stats"] = stats
+        self._update(scan_id, **values)
+
+
+def _check_scope(scope: str | None) -> str | None:
+    if scope is None:
+        return None
+    scope = scope.strip().strip("/")
+    if not scope:
+        return None
+    if "\x00" in scope or any(part in ("..", ".") for part in scope.split("/")):
+        raise InvalidInput("scope must be a folder inside the library", field="scope")
+    return scope
+
+
+def _to_domain(row: ScanRunRow) -> ScanRun:
+    return ScanRun(
+        id=row.id,
+        library_id=row.library_id,
+        status=row.status,
+        trigger=row.trigger,
+        scope=row.scope,
+        phase=row.phase,
+        progress=row.progress,
+        stats=dict(row.stats or {}),
+        error=row.error,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )

@@ -1,0 +1,67 @@
+"""Deployment settings: typed, validated at start-up, built once in bootstrap."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings from `METARR_*` environment variables (and an optional .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="METARR_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65535)
+    api_key: SecretStr | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json_console: bool = False
+    # API hardening
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # scanning
+    scan_probe_workers: int = Field(default=4, ge=1, le=64)
+    scan_batch_size: int = Field(default=500, ge=1)
+    deleted_grace_days: int = Field(default=30, ge=0)
+    sample_max_bytes: int = Field(default=50 * 1024 * 1024, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'metarr.db').resolve()}"
+
+    def ensure_api_key(self) -> tuple[str, bool]:
+        """Return the API key and whether it was generated now (stored in the data dir)."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value(), False
+        key_file = self.data_dir / "api_key"
+        if key_file.exists():
+            stored = key_file.read_text(encoding="utf-8").strip()
+            if stored:
+                return stored, False
+        key = secrets.token_hex(16)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = key_file.with_suffix(".tmp")
+        tmp.write_text(key + "\n", encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(key_file)
+        return key, True

@@ -1,0 +1,1 @@
+"""Filesystem adapter: walking libraries, stat, hashing, atomic writes."""
