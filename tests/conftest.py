@@ -10,15 +10,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 
-from metarr.api.app import create_app
-from metarr.bootstrap import Container, build
 from metarr.settings import Settings
 from metarr.testing.postgres import PostgresCluster
+
+if TYPE_CHECKING:
+    from metarr.bootstrap import Container
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _db_counter = itertools.count(1)
@@ -60,6 +61,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 @pytest.fixture
 def container(settings: Settings) -> Iterator[Container]:
     """A built container (migrated database, services)."""
+    from metarr.bootstrap import build
+
     c = build(settings)
     try:
         yield c
@@ -71,6 +74,8 @@ def container(settings: Settings) -> Iterator[Container]:
 def client(container: Container) -> Iterator[httpx.Client]:
     """An HTTP client with the API key, talking to the app in-process over ASGI."""
     from fastapi.testclient import TestClient
+
+    from metarr.api.app import create_app
 
     app = create_app(container, close_on_shutdown=False)
     with TestClient(app, headers={"X-Api-Key": container.api_key}) as tc:
@@ -89,6 +94,10 @@ class LiveServer:
     """Metarr served by uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, container: Container) -> None:
+        import uvicorn
+
+        from metarr.api.app import create_app
+
         self.container = container
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -51,7 +51,8 @@ def serve(host: str | None, port: int | None) -> None:
     except MetarrError as exc:
         raise click.ClickException(str(exc)) from exc
     app = create_app(container)
-    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    wildcard = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - only to print a usable URL
+    shown_host = "localhost" if settings.host in wildcard else settings.host
     url = f"http://{shown_host}:{settings.port}/"
     click.echo(
         f"Metarr {_version()} on {url}  (database: {container.db.backend}, data: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from metarr.db.tables import (
+    Base,
     ExternalIdRow,
     LockRow,
     MediaFileRow,
@@ -21,12 +22,13 @@ from metarr.db.tables import (
 from metarr.domain.fields import FieldChange
 from metarr.domain.media import ProbeResult
 
-FILES = MediaFileRow.__table__
-MOVIES = MovieRow.__table__
-STREAMS = StreamRow.__table__
-IDS = ExternalIdRow.__table__
-FIELDS = MetadataFieldRow.__table__
-LOCKS = LockRow.__table__
+_tables = Base.metadata.tables
+FILES = _tables[MediaFileRow.__tablename__]
+MOVIES = _tables[MovieRow.__tablename__]
+STREAMS = _tables[StreamRow.__tablename__]
+IDS = _tables[ExternalIdRow.__tablename__]
+FIELDS = _tables[MetadataFieldRow.__tablename__]
+LOCKS = _tables[LockRow.__tablename__]
 
 
 @dataclass(slots=True)
@@ -180,10 +182,10 @@ def load_fields_and_locks(
         select(FIELDS.c.movie_id, FIELDS.c.field, FIELDS.c.value).where(FIELDS.c.movie_id.in_(ids))
     ):
         fields[r.movie_id][r.field] = r.value
-    for r in conn.execute(
+    for lock in conn.execute(
         select(LOCKS.c.movie_id, LOCKS.c.target).where(LOCKS.c.movie_id.in_(ids))
     ):
-        locks[r.movie_id].add(r.target)
+        locks[lock.movie_id].add(lock.target)
     return fields, locks
 
 
@@ -205,8 +207,13 @@ def find_movies_by_ids(
 def write_movies(
     conn: Connection, library_id: int, writes: list[MovieWrite], now: datetime
 ) -> None:
-    """Persist a batch of changed movies (caller owns the transaction)."""
+    """Persist a batch of changed movies (caller owns the transaction).
+
+    Statements are batched across the whole batch (executemany), because a first
+    scan writes tens of thousands of rows and per-movie round trips dominate.
+    """
     new = [w for w in writes if w.movie_id is None]
+    old = [w for w in writes if w.movie_id is not None]
     if new:
         rows = conn.execute(
             insert(MOVIES).returning(MOVIES.c.id, sort_by_parameter_order=True),
@@ -218,106 +225,121 @@ def write_movies(
         ).all()
         for w, r in zip(new, rows, strict=True):
             w.movie_id = r.id
-    new_ids = {id(w) for w in new}
-    for w in writes:
-        if id(w) in new_ids:
-            continue
+    for w in old:
         conn.execute(
             update(MOVIES).where(MOVIES.c.id == w.movie_id).values(updated_at=now, **w.values)
         )
-    for w in writes:
-        assert w.movie_id is not None
-        _write_files(conn, library_id, w.movie_id, w.files, now)
-        _write_ids(conn, w.movie_id, w.ids, now)
-        _write_fields(conn, w.movie_id, w.field_changes, w.field_source, now)
+    _write_files(conn, library_id, writes, {id(w) for w in new}, now)
+    _write_ids(conn, writes, {id(w) for w in new}, now)
+    _write_fields(conn, writes, now)
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _ids_by_path(conn: Connection, library_id: int, paths: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(paths):
+        for r in conn.execute(
+            select(FILES.c.path, FILES.c.id).where(
+                FILES.c.library_id == library_id, FILES.c.path.in_(chunk)
+            )
+        ):
+            out[r.path] = r.id
+    return out
+
+
+_FILE_DEFAULTS: dict[str, Any] = {
+    "quick_hash": None,
+    "container": None,
+    "duration": None,
+    "probe_status": None,
+    "prober": None,
+    "probe_error": None,
+}
 
 
 def _write_files(
-    conn: Connection, library_id: int, movie_id: int, files: list[FileWrite], now: datetime
+    conn: Connection,
+    library_id: int,
+    writes: list[MovieWrite],
+    new_ids: set[int],
+    now: datetime,
 ) -> None:
-    paths = [f.path for f in files]
-    # files this movie no longer has
-    conn.execute(
-        delete(FILES).where(FILES.c.movie_id == movie_id, FILES.c.path.not_in(paths))
-        if paths
-        else delete(FILES).where(FILES.c.movie_id == movie_id)
-    )
-    existing = (
-        {
-            r.path: r.id
-            for r in conn.execute(
-                select(FILES.c.path, FILES.c.id).where(
-                    FILES.c.library_id == library_id, FILES.c.path.in_(paths)
-                )
-            )
-        }
-        if paths
-        else {}
-    )
+    for w in writes:
+        if id(w) in new_ids:
+            continue  # a new movie has no files yet
+        paths = [f.path for f in w.files]
+        # files this movie no longer has
+        conn.execute(
+            delete(FILES).where(FILES.c.movie_id == w.movie_id, FILES.c.path.not_in(paths))
+            if paths
+            else delete(FILES).where(FILES.c.movie_id == w.movie_id)
+        )
+    all_paths = [f.path for w in writes for f in w.files]
+    existing = _ids_by_path(conn, library_id, all_paths)
     inserts: list[dict[str, Any]] = []
     probed: list[tuple[str, ProbeResult]] = []
-    for f in files:
-        values: dict[str, Any] = {
-            "movie_id": movie_id,
-            "kind": f.kind,
-            "role": f.role,
-            "language": f.language,
-            "forced": f.forced,
-            "sdh": f.sdh,
-            "part": f.part,
-            "actor": f.actor,
-            "size": f.size,
-            "mtime_ns": f.mtime_ns,
-            "updated_at": now,
-        }
-        if f.quick_hash is not None:
-            values["quick_hash"] = f.quick_hash
-        if f.probe is not None:
-            values |= _probe_values(f.probe)
-            probed.append((f.path, f.probe))
-        file_id = existing.get(f.path)
-        if file_id is None:
-            inserts.append({"library_id": library_id, "path": f.path, "created_at": now} | values)
-        else:
-            conn.execute(update(FILES).where(FILES.c.id == file_id).values(**values))
-    if inserts:
-        for row in inserts:
-            row.setdefault("quick_hash", None)
-            for key in ("container", "duration", "probe_status", "prober", "probe_error"):
-                row.setdefault(key, None)
-        conn.execute(insert(FILES), inserts)
-    if probed:
-        ids = {
-            r.path: r.id
-            for r in conn.execute(
-                select(FILES.c.path, FILES.c.id).where(
-                    FILES.c.library_id == library_id, FILES.c.path.in_([p for p, _ in probed])
-                )
-            )
-        }
-        conn.execute(delete(STREAMS).where(STREAMS.c.file_id.in_(list(ids.values()))))
-        stream_rows = [
-            {
-                "file_id": ids[path],
-                "index": s.index,
-                "kind": s.kind,
-                "codec": s.codec,
-                "language": s.language,
-                "title": s.title,
-                "is_default": s.default,
-                "forced": s.forced,
-                "width": s.width,
-                "height": s.height,
-                "aspect": s.aspect,
-                "frame_rate": s.frame_rate,
-                "hdr": s.hdr,
-                "channels": s.channels,
+    for w in writes:
+        for f in w.files:
+            values: dict[str, Any] = {
+                "movie_id": w.movie_id,
+                "kind": f.kind,
+                "role": f.role,
+                "language": f.language,
+                "forced": f.forced,
+                "sdh": f.sdh,
+                "part": f.part,
+                "actor": f.actor,
+                "size": f.size,
+                "mtime_ns": f.mtime_ns,
+                "updated_at": now,
             }
-            for path, result in probed
-            for s in result.streams
-        ]
-        if stream_rows:
-            conn.execute(insert(STREAMS), stream_rows)
+            if f.quick_hash is not None:
+                values["quick_hash"] = f.quick_hash
+            if f.probe is not None:
+                values |= _probe_values(f.probe)
+                probed.append((f.path, f.probe))
+            file_id = existing.get(f.path)
+            if file_id is None:
+                inserts.append(
+                    _FILE_DEFAULTS
+                    | {"library_id": library_id, "path": f.path, "created_at": now}
+                    | values
+                )
+            else:
+                conn.execute(update(FILES).where(FILES.c.id == file_id).values(**values))
+    if inserts:
+        conn.execute(insert(FILES), inserts)
+    if not probed:
+        return
+    ids = _ids_by_path(conn, library_id, [p for p, _ in probed])
+    for chunk in _chunks(list(ids.values())):
+        conn.execute(delete(STREAMS).where(STREAMS.c.file_id.in_(chunk)))
+    stream_rows = [
+        {
+            "file_id": ids[path],
+            "index": s.index,
+            "kind": s.kind,
+            "codec": s.codec,
+            "language": s.language,
+            "title": s.title,
+            "is_default": s.default,
+            "forced": s.forced,
+            "width": s.width,
+            "height": s.height,
+            "aspect": s.aspect,
+            "frame_rate": s.frame_rate,
+            "hdr": s.hdr,
+            "channels": s.channels,
+        }
+        for path, result in probed
+        for s in result.streams
+    ]
+    if stream_rows:
+        conn.execute(insert(STREAMS), stream_rows)
 
 
 def _probe_values(probe: ProbeResult) -> dict[str, Any]:
@@ -331,52 +353,66 @@ def _probe_values(probe: ProbeResult) -> dict[str, Any]:
 
 
 def _write_ids(
-    conn: Connection, movie_id: int, ids: dict[str, tuple[str, str]], now: datetime
+    conn: Connection, writes: list[MovieWrite], new_ids: set[int], now: datetime
 ) -> None:
-    current = {
-        r.provider: (r.value, r.source)
-        for r in conn.execute(
-            select(IDS.c.provider, IDS.c.value, IDS.c.source).where(IDS.c.movie_id == movie_id)
-        )
-    }
-    stale = [p for p in current if p not in ids]
-    if stale:
-        conn.execute(delete(IDS).where(IDS.c.movie_id == movie_id, IDS.c.provider.in_(stale)))
-    for provider, (value, source) in ids.items():
-        if provider not in current:
-            conn.execute(
-                insert(IDS).values(
-                    movie_id=movie_id, provider=provider, value=value, source=source, updated_at=now
+    inserts: list[dict[str, Any]] = []
+    for w in writes:
+        current: dict[str, tuple[str, str]] = {}
+        if id(w) not in new_ids:
+            current = {
+                r.provider: (r.value, r.source)
+                for r in conn.execute(
+                    select(IDS.c.provider, IDS.c.value, IDS.c.source).where(
+                        IDS.c.movie_id == w.movie_id
+                    )
                 )
-            )
-        elif current[provider] != (value, source):
-            conn.execute(
-                update(IDS)
-                .where(IDS.c.movie_id == movie_id, IDS.c.provider == provider)
-                .values(value=value, source=source, updated_at=now)
-            )
+            }
+        stale = [p for p in current if p not in w.ids]
+        if stale:
+            conn.execute(delete(IDS).where(IDS.c.movie_id == w.movie_id, IDS.c.provider.in_(stale)))
+        for provider, (value, source) in w.ids.items():
+            if provider not in current:
+                inserts.append(
+                    {
+                        "movie_id": w.movie_id,
+                        "provider": provider,
+                        "value": value,
+                        "source": source,
+                        "updated_at": now,
+                    }
+                )
+            elif current[provider] != (value, source):
+                conn.execute(
+                    update(IDS)
+                    .where(IDS.c.movie_id == w.movie_id, IDS.c.provider == provider)
+                    .values(value=value, source=source, updated_at=now)
+                )
+    if inserts:
+        conn.execute(insert(IDS), inserts)
 
 
-def _write_fields(
-    conn: Connection, movie_id: int, changes: list[FieldChange], source: str, now: datetime
-) -> None:
-    for change in changes:
-        if change.old is None:
-            conn.execute(
-                insert(FIELDS).values(
-                    movie_id=movie_id,
-                    field=change.field,
-                    value=change.new,
-                    source=source,
-                    updated_at=now,
+def _write_fields(conn: Connection, writes: list[MovieWrite], now: datetime) -> None:
+    inserts: list[dict[str, Any]] = []
+    for w in writes:
+        for change in w.field_changes:
+            if change.old is None:
+                inserts.append(
+                    {
+                        "movie_id": w.movie_id,
+                        "field": change.field,
+                        "value": change.new,
+                        "source": w.field_source,
+                        "updated_at": now,
+                    }
                 )
-            )
-        else:
-            conn.execute(
-                update(FIELDS)
-                .where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == change.field)
-                .values(value=change.new, source=source, updated_at=now)
-            )
+            else:
+                conn.execute(
+                    update(FIELDS)
+                    .where(FIELDS.c.movie_id == w.movie_id, FIELDS.c.field == change.field)
+                    .values(value=change.new, source=w.field_source, updated_at=now)
+                )
+    if inserts:
+        conn.execute(insert(FIELDS), inserts)
 
 
 def soft_delete_movies(conn: Connection, movie_ids: list[int], now: datetime) -> None:

@@ -265,9 +265,12 @@ class LibraryScanner:
             else:
                 kf = state.files.get(cf.entry.path)
                 fw.quick_hash = kf.quick_hash if kf else None
-            if cf.cls.kind is FileKind.VIDEO and cf.cls.role in (VideoRole.MAIN, VideoRole.PART):
-                if fw.quick_hash:
-                    main_hashes.append(fw.quick_hash)
+            is_main = cf.cls.kind is FileKind.VIDEO and cf.cls.role in (
+                VideoRole.MAIN,
+                VideoRole.PART,
+            )
+            if is_main and fw.quick_hash:
+                main_hashes.append(fw.quick_hash)
             files.append(fw)
 
         nfos = self._read_nfos(root, unit, stats)
@@ -293,11 +296,13 @@ class LibraryScanner:
         hint = (
             self.options.hint_ids if self.options.scope and unit.key == self.options.scope else None
         )
-        with self.db.engine.connect() as conn:
-            kept = scan_store.load_kept_ids(conn, [known.id]) if known else {}
-            current, locks = (
-                scan_store.load_fields_and_locks(conn, [known.id]) if known else ({}, {})
-            )
+        kept: dict[int, dict[str, tuple[str, str]]] = {}
+        current: dict[int, dict[str, Any]] = {}
+        locks: dict[int, set[str]] = {}
+        if known is not None:  # a new movie has nothing stored yet: no query
+            with self.db.engine.connect() as conn:
+                kept = scan_store.load_kept_ids(conn, [known.id])
+                current, locks = scan_store.load_fields_and_locks(conn, [known.id])
         decision = decide_identity(
             nfos=nfos,
             name_ids=name_ids,

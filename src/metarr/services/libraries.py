@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,7 +91,7 @@ class LibraryService:
         enabled: bool = True,
         auto_enrich: bool = False,
         auto_publish: bool = False,
-        ignore_patterns: list[str] | None = None,
+        ignore_patterns: builtins.list[str] | None = None,
     ) -> Library:
         """Validate and store a new library."""
         name = _check_name(name)
@@ -157,7 +158,7 @@ class LibraryService:
                 raise NotFound(f"library {library_id} does not exist")
             s.delete(row)
 
-    def ignore_patterns(self, library_id: int) -> list[str]:
+    def ignore_patterns(self, library_id: int) -> builtins.list[str]:
         """The system defaults plus global and library patterns."""
         with self.db.session() as s:
             rows = s.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
 
@@ -53,7 +54,7 @@ def delete_library(library_id: int, container: ContainerDep) -> Response:
 
 @router.post("/{library_id}/scan", status_code=status.HTTP_202_ACCEPTED)
 def scan_library(
-    library_id: int, container: ContainerDep, body: ScanIn | None = Body(default=None)
+    library_id: int, container: ContainerDep, body: Annotated[ScanIn | None, Body()] = None
 ) -> ScanOut:
     """Queue a scan (the whole library, or `scope`: one folder of it)."""
     run = container.scans.submit(library_id, scope=body.scope if body else None)

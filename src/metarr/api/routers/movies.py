@@ -69,7 +69,7 @@ def get_movie(movie_id: int, container: ContainerDep) -> MovieDetailOut:
     return MovieDetailOut(
         **_summary(d.summary).model_dump(),
         library_name=d.library_name,
-        disc=d.disc,  # type: ignore[arg-type]
+        disc=d.disc,
         review_reason=d.review_reason,
         monitored=d.monitored,
         deleted_at=d.deleted_at,

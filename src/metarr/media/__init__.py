@@ -1,0 +1,1 @@
+"""Media file inspection: stream probing of video and audio files."""

@@ -1,0 +1,1 @@
+"""Fakes and builders shipped with the package for tests and benchmarks."""
