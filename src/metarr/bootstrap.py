@@ -9,12 +9,16 @@ from pathlib import Path
 from metarr.db import migrate
 from metarr.db.engine import Database, create_db_engine
 from metarr.domain.ports import Prober
+from metarr.jobs import Queue, Registry, Wakeup, Worker
 from metarr.media.probe import default_prober
+from metarr.pipeline import chain
 from metarr.pipeline.scan import ScanOptions
 from metarr.services.browse import BrowseService
+from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
+from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
-from metarr.services.scans import ScanService
+from metarr.services.scans import ScanRun, ScanService
 from metarr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,11 +36,35 @@ class Container:
     browse: BrowseService
     scans: ScanService
     health: HealthService
+    events: EventBus
+    registry: Registry
+    queue: Queue
+    jobs: JobService
+    workers: list[Worker] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
+
+    def start_workers(self, concurrency: int | None = None) -> Worker:
+        """Start an in-process worker running every registered job type."""
+        worker = Worker(
+            self.db,
+            self.registry,
+            concurrency=concurrency or max(self.settings.workers, 1),
+            queue=self.queue,
+        )
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self, *, graceful: bool = True) -> None:
+        """Stop in-process workers; running jobs are interrupted and requeued."""
+        for worker in self.workers:
+            worker.stop(graceful=graceful, timeout=30)
+        self.workers.clear()
 
     def close(self) -> None:
         """Stop background work and release the database."""
-        self.scans.shutdown()
+        self.stop_workers()
+        self.queue.close()
         self.db.dispose()
 
 
@@ -52,6 +80,24 @@ def build(
     if migrate_db:
         migrate.upgrade(db.engine)
     libraries = LibraryService(db, data_dir)
+    registry = Registry()
+    events = EventBus(stats=lambda: _stats_dict(queue))
+    queue = Queue(db, registry=registry, wakeup=Wakeup(), on_event=events.publish_job)
+
+    def after_scan(run: ScanRun) -> None:
+        events.publish(make_event("library.changed", library_id=run.library_id, scan_id=run.id))
+        if run.status != "succeeded":
+            return
+        library = libraries.get(run.library_id)
+        step = chain.next_phase(
+            "scan",
+            library_id=library.id,
+            switches={"auto_enrich": library.auto_enrich, "auto_publish": library.auto_publish},
+            registered=lambda t: t in registry.types,
+        )
+        if step is not None:
+            queue.enqueue(step.job_type, step.target, step.payload)
+
     scans = ScanService(
         db,
         libraries,
@@ -62,7 +108,11 @@ def build(
             sample_max_bytes=settings.sample_max_bytes,
             grace_days=settings.deleted_grace_days,
         ),
+        queue,
+        on_finished=after_scan,
+        on_progress=lambda run: events.publish(make_event("scan.progress", scan=_scan_dict(run))),
     )
+    scans.register(registry)
     return Container(
         settings=settings,
         db=db,
@@ -72,4 +122,28 @@ def build(
         browse=BrowseService(db),
         scans=scans,
         health=HealthService(db, data_dir),
+        events=events,
+        registry=registry,
+        queue=queue,
+        jobs=JobService(queue),
     )
+
+
+def _stats_dict(queue: Queue) -> dict[str, object]:
+    stats = queue.stats()
+    return {
+        "by_status": dict(stats.by_status),
+        "running": stats.running,
+        "oldest_queued_age": stats.oldest_queued_age,
+    }
+
+
+def _scan_dict(run: ScanRun) -> dict[str, object]:
+    return {
+        "id": run.id,
+        "library_id": run.library_id,
+        "status": run.status,
+        "phase": run.phase,
+        "progress": run.progress,
+        "stats": run.stats,
+    }

@@ -68,6 +68,38 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
+@main.command()
+@click.option(
+    "--concurrency", default=None, type=int, help="Jobs run at once (default METARR_WORKERS)."
+)
+def worker(concurrency: int | None) -> None:
+    """Run job workers only (for PostgreSQL deployments with several processes)."""
+    import signal
+    import threading
+
+    from metarr.bootstrap import build
+    from metarr.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    container = build(settings)
+    if container.db.backend == "sqlite":
+        click.echo("warning: on SQLite, `metarr serve` runs the workers itself", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    running = container.start_workers(concurrency)
+    click.echo(
+        f"worker {running.worker_id} running {running.concurrency} jobs at a time "
+        f"({container.db.backend}); job types: {', '.join(container.registry.types)}"
+    )
+    try:
+        stop.wait()
+    finally:
+        click.echo("stopping: running jobs go back to the queue")
+        container.close()
+
+
 @main.group()
 def db() -> None:
     """Database maintenance."""

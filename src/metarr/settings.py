@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     # API hardening
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # webhooks: optional HTTP Basic credentials (Radarr/Sonarr "Username"/"Password")
+    webhook_username: str | None = None
+    webhook_password: SecretStr | None = None
+    # jobs
+    workers: int = Field(default=2, ge=0, le=64)
+    job_retention_days: int = Field(default=14, ge=1)
     # scanning
     scan_probe_workers: int = Field(default=4, ge=1, le=64)
     scan_batch_size: int = Field(default=500, ge=1)

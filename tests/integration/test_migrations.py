@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+import metarr.bootstrap  # noqa: F401 - imports every table module into the metadata
 from metarr.db import migrate
 from metarr.db.engine import Database, create_db_engine
 from metarr.db.tables import Base

@@ -12,7 +12,7 @@ from metarr import __version__
 from metarr.api.deps import require_api_key
 from metarr.api.middleware import install_middleware
 from metarr.api.problems import install_exception_handlers
-from metarr.api.routers import health, libraries, movies, scans
+from metarr.api.routers import health, jobs, libraries, movies, scans, ws
 from metarr.bootstrap import Container
 
 log = logging.getLogger(__name__)
@@ -20,17 +20,21 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def create_app(container: Container, *, close_on_shutdown: bool = True) -> FastAPI:
+def create_app(
+    container: Container, *, close_on_shutdown: bool = True, start_workers: bool = True
+) -> FastAPI:
     """Build the ASGI app around an already-built container."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        recovered = container.scans.recover()
-        if recovered:
-            log.info("re-queued %d interrupted scans", recovered)
-        yield
-        if close_on_shutdown:
-            container.close()
+        if start_workers and container.settings.workers > 0:
+            container.start_workers()
+        try:
+            yield
+        finally:
+            container.stop_workers()
+            if close_on_shutdown:
+                container.close()
 
     app = FastAPI(
         title="Metarr",
@@ -50,7 +54,9 @@ def create_app(container: Container, *, close_on_shutdown: bool = True) -> FastA
     protected.include_router(libraries.router)
     protected.include_router(scans.router)
     protected.include_router(movies.router)
+    protected.include_router(jobs.router)
     api.include_router(protected)
+    api.include_router(ws.router)  # authenticates the websocket itself
     app.include_router(api)
 
     from metarr.web import routes as web_routes

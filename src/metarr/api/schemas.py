@@ -64,6 +64,7 @@ class ScanOut(BaseModel):
 
     id: int
     library_id: int
+    job_id: int | None
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     trigger: str
     scope: str | None

@@ -121,20 +121,12 @@ def load_state(conn: Connection, library_id: int, scope: str | None) -> LibraryS
             FILES.c.probe_status,
         ).where(FILES.c.library_id == library_id, _scoped(FILES.c.path, scope))
     )
-    for r in rows:
-        state.files[r.path] = KnownFile(
-            r.id,
-            r.movie_id,
-            r.size,
-            r.mtime_ns,
-            r.kind,
-            r.role,
-            r.part,
-            r.quick_hash,
-            r.probe_status,
-        )
-        if r.movie_id is not None:
-            state.files_by_movie[r.movie_id].append(r.path)
+    files, by_movie = state.files, state.files_by_movie
+    # fetch as plain tuples: a no-change rescan of 10,000 movies loads ~50,000 rows
+    for fid, path, movie_id, size, mtime_ns, kind, role, part, qhash, probe in rows.all():
+        files[path] = KnownFile(fid, movie_id, size, mtime_ns, kind, role, part, qhash, probe)
+        if movie_id is not None:
+            by_movie[movie_id].append(path)
     movie_rows = conn.execute(
         select(
             MOVIES.c.id,

@@ -212,6 +212,7 @@ class ScanRunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))  # queued|running|succeeded|failed|cancelled
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the `scan` job running it
     trigger: Mapped[str] = mapped_column(String(40), default="manual")
     scope: Mapped[str | None] = mapped_column(Text)  # relative folder for a targeted scan
     phase: Mapped[str | None] = mapped_column(String(40))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +16,14 @@ from metarr.db.tables import LibraryRow, ScanRunRow
 from metarr.domain.errors import InvalidInput, NotFound
 from metarr.domain.media import ExternalIds
 from metarr.domain.ports import Prober
+from metarr.jobs import JobCancelled, JobContext, JobInterrupted, Priority, Queue, Registry
 from metarr.pipeline.scan import LibraryScanner, ScanCancelled, ScanOptions
 from metarr.services.libraries import LibraryService
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+SCAN_JOB = "scan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class ScanRun:
 
     id: int
     library_id: int
+    job_id: int | None
     status: str
     trigger: str
     scope: str | None
@@ -48,7 +49,7 @@ ProgressListener = Callable[[ScanRun], None]
 
 
 class ScanService:
-    """Creates scan runs and executes them one at a time on a background thread."""
+    """Creates scan runs and runs them as `scan` jobs on the persistent queue."""
 
     def __init__(
         self,
@@ -56,14 +57,23 @@ class ScanService:
         libraries: LibraryService,
         prober: Prober,
         options: ScanOptions,
+        queue: Queue,
+        *,
+        on_finished: Callable[[ScanRun], None] | None = None,
+        on_progress: Callable[[ScanRun], None] | None = None,
     ) -> None:
         self.db = db
         self.libraries = libraries
         self.prober = prober
         self.options = options
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan")
+        self.queue = queue
+        self._on_finished = on_finished
+        self._on_progress = on_progress
         self._cancelled: set[int] = set()
-        self._lock = threading.Lock()
+
+    def register(self, registry: Registry) -> None:
+        """Register the `scan` job handler (scans touch only disk and the database)."""
+        registry.register(SCAN_JOB, self.handle_job, max_attempts=3, priority=Priority.NORMAL)
 
     # -- queries -------------------------------------------------------------
 
@@ -130,12 +140,51 @@ class ScanService:
         trigger: str = "manual",
         scope: str | None = None,
         hint_ids: ExternalIds | None = None,
+        priority: int = Priority.NORMAL,
     ) -> ScanRun:
-        """Queue a scan and run it in the background."""
+        """Queue a scan as a job (webhooks use a higher priority)."""
         run, created = self.create(library_id, trigger=trigger, scope=scope)
-        if created:
-            self._executor.submit(self._run_logged, run.id, hint_ids)
-        return run
+        if not created:
+            return run
+        payload: dict[str, Any] = {"scan_id": run.id, "library_id": library_id}
+        if hint_ids is not None and not hint_ids.is_empty():
+            payload["hint_ids"] = hint_ids.as_dict()
+        target = library_target(library_id, scope)
+        job = self.queue.enqueue(SCAN_JOB, target, payload, priority=priority)
+        with self.db.session() as s:
+            s.execute(update(ScanRunRow).where(ScanRunRow.id == run.id).values(job_id=job.id))
+        return self.get(run.id)
+
+    def handle_job(self, ctx: JobContext) -> Mapping[str, Any]:
+        """The `scan` job: run the scan run named in the payload; idempotent."""
+        scan_id = int(ctx.payload["scan_id"])
+        hint = ctx.payload.get("hint_ids")
+        stop: list[BaseException] = []
+
+        def should_cancel() -> bool:
+            try:
+                ctx.check_cancelled()
+            except (JobCancelled, JobInterrupted) as exc:
+                stop.append(exc)
+                return True
+            return False
+
+        def listener(run: ScanRun) -> None:
+            done, total = run.stats.get("done", 0), run.stats.get("total", 0)
+            ctx.progress(run.progress, f"{run.phase}: {done}/{total}" if total else run.phase)
+
+        result = self.run(
+            scan_id,
+            hint_ids=ExternalIds(**hint) if hint else None,
+            listener=listener,
+            should_cancel=should_cancel,
+            interrupted=lambda: bool(stop) and isinstance(stop[0], JobInterrupted),
+        )
+        if stop:
+            raise stop[0]
+        if result.status == "failed":
+            raise RuntimeError(result.error or "scan failed")
+        return {"scan_id": scan_id, "status": result.status, "stats": result.stats}
 
     def run(
         self,
@@ -143,8 +192,10 @@ class ScanService:
         *,
         hint_ids: ExternalIds | None = None,
         listener: ProgressListener | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> ScanRun:
-        """Execute a queued scan now, in this thread."""
+        """Execute a scan run now, in this thread (a job handler or the CLI)."""
         with self.db.session() as s:
             row = s.get(ScanRunRow, scan_id)
             if row is None:
@@ -184,12 +235,16 @@ class ScanService:
             self.prober,
             options=options,
             progress=progress,
-            should_cancel=lambda: scan_id in self._cancelled,
+            should_cancel=should_cancel or (lambda: scan_id in self._cancelled),
         )
         try:
             stats = scanner.scan(library_id, root, patterns)
         except ScanCancelled:
-            self._finish(scan_id, "cancelled", None, None)
+            if interrupted is not None and interrupted():
+                # the worker is stopping: the job goes back to the queue, so does the run
+                self._update(scan_id, status="queued", phase=None)
+            else:
+                self._finish(scan_id, "cancelled", None, None)
         except Exception as exc:
             log.exception("scan %s of library %s failed", scan_id, library_id)
             self._finish(scan_id, "failed", None, f"{type(exc).__name__}: {exc}"[:2000])
@@ -211,51 +266,34 @@ class ScanService:
         result = self.get(scan_id)
         if listener is not None:
             listener(result)
+        if self._on_finished is not None and result.status in ("succeeded", "failed"):
+            self._on_finished(result)
         return result
 
     def cancel(self, scan_id: int) -> ScanRun:
-        """Ask a queued or running scan to stop."""
+        """Ask a queued or running scan to stop (its job is cancelled)."""
         run = self.get(scan_id)
         if run.status in ACTIVE:
             self._cancelled.add(scan_id)
+            if run.job_id is not None:
+                self.queue.cancel(run.job_id)
             if run.status == "queued":
                 self._finish(scan_id, "cancelled", None, None)
         return self.get(scan_id)
 
-    def recover(self) -> int:
-        """Re-queue scans a crash interrupted (scans are idempotent); returns how many."""
-        with self.db.session() as s:
-            ids = list(s.scalars(select(ScanRunRow.id).where(ScanRunRow.status.in_(ACTIVE))))
-            if ids:
-                s.execute(
-                    update(ScanRunRow)
-                    .where(ScanRunRow.id.in_(ids))
-                    .values(status="queued", phase=None, progress=0.0)
-                )
-        for scan_id in ids:
-            self._executor.submit(self._run_logged, scan_id, None)
-        return len(ids)
-
     def wait_idle(self, timeout: float = 60.0) -> None:
-        """Block until every submitted scan has run (tests and CLI)."""
-        fut: Future[None] = self._executor.submit(lambda: None)
-        fut.result(timeout=timeout)
-
-    def shutdown(self) -> None:
-        """Stop accepting scans; running ones are asked to stop."""
-        with self.db.session() as s:
-            self._cancelled.update(
-                s.scalars(select(ScanRunRow.id).where(ScanRunRow.status == "running"))
-            )
-        self._executor.shutdown(wait=True, cancel_futures=True)
-
-    # -- internals -----------------------------------------------------------
-
-    def _run_logged(self, scan_id: int, hint_ids: ExternalIds | None) -> None:
-        try:
-            self.run(scan_id, hint_ids=hint_ids)
-        except Exception:  # the executor would swallow it silently
-            log.exception("scan %s could not run", scan_id)
+        """Block until no scan is queued or running (tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.db.session() as s:
+                active = s.scalar(
+                    select(ScanRunRow.id).where(ScanRunRow.status.in_(ACTIVE)).limit(1)
+                )
+            if active is None:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"scans still active after {timeout}s")
+            time.sleep(0.05)
 
     def _update(self, scan_id: int, **values: Any) -> None:
         with self.db.session() as s:
@@ -277,6 +315,14 @@ class ScanService:
         self._update(scan_id, **values)
 
 
+def library_target(library_id: int, folder: str | None = None) -> str:
+    """Job target of a library or of one folder in it: `library:<id>/[<folder>]`.
+
+    The slash after the id keeps `library:1/` from matching `library:12/` as a prefix.
+    """
+    return f"library:{library_id}/{folder or ''}"
+
+
 def _check_scope(scope: str | None) -> str | None:
     if scope is None:
         return None
@@ -292,6 +338,7 @@ def _to_domain(row: ScanRunRow) -> ScanRun:
     return ScanRun(
         id=row.id,
         library_id=row.library_id,
+        job_id=row.job_id,
         status=row.status,
         trigger=row.trigger,
         scope=row.scope,

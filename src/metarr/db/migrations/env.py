@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import metarr.jobs.tables  # noqa: F401 - every table module must be imported for autogenerate
 from metarr.db.tables import Base
 
 config = context.config
