@@ -50,6 +50,7 @@ class Container:
             self.registry,
             concurrency=concurrency or max(self.settings.workers, 1),
             queue=self.queue,
+            lease_seconds=self.settings.job_lease_seconds,
         )
         worker.start()
         self.workers.append(worker)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     # jobs
     workers: int = Field(default=2, ge=0, le=64)
     job_retention_days: int = Field(default=14, ge=1)
+    job_lease_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
     # scanning
     scan_probe_workers: int = Field(default=4, ge=1, le=64)
     scan_batch_size: int = Field(default=500, ge=1)
