@@ -1,0 +1,51 @@
+"""What the web routes need from a request: the services and whether HTMX asked."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fastapi import Request
+
+from metarr.domain.errors import NotFound
+from metarr.services.browse import BrowseService
+from metarr.services.health import HealthService
+from metarr.services.libraries import LibraryService
+from metarr.services.scans import ScanService
+from metarr.settings import Settings
+
+# Row ids are 64-bit; a larger number in a URL names nothing (and must not reach the driver).
+MAX_ID = 2**63 - 1
+
+
+def row_id(value: int, what: str) -> int:
+    """`value` when it can be a row id, else NotFound (as for any id that does not exist)."""
+    if not 0 < value <= MAX_ID:
+        raise NotFound(f"{what} {value} does not exist")
+    return value
+
+
+class Services(Protocol):
+    """The part of the application container the web UI uses."""
+
+    settings: Settings
+    api_key: str
+    libraries: LibraryService
+    browse: BrowseService
+    scans: ScanService
+    health: HealthService
+
+
+def services(request: Request) -> Services:
+    """The container the app was built with (the web layer never imports bootstrap)."""
+    container: Services = request.app.state.container
+    return container
+
+
+def is_htmx(request: Request) -> bool:
+    """True for an HTMX request that wants a fragment (not a boosted or history-restore load)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )

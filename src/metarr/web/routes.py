@@ -1,0 +1,51 @@
+"""Wire the web UI into the app: static files, the UI routes and their error pages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from metarr.web import auth, libraries, movies, system
+from metarr.web.deps import is_htmx
+from metarr.web.rendering import STATIC_DIR, page_or_fragment
+from metarr.web.session import CsrfRejected, LoginRequired, safe_next
+
+
+def install(app: FastAPI) -> None:
+    """Mount `/static` and add the UI pages at `/` (kept out of the OpenAPI schema)."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    for module in (auth, libraries, movies, system):
+        app.include_router(module.router)
+
+
+def _login_url(next_url: str) -> str:
+    next_url = safe_next(next_url)
+    return "/login" if next_url == "/" else "/login?next=" + quote(next_url, safe="/")
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if is_htmx(request):
+        # A fragment cannot show the login page: htmx loads it as a whole page instead.
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        next_url = current.path + ("?" + current.query if current.query else "")
+        return Response(
+            status_code=401,
+            headers={"HX-Redirect": _login_url(next_url), "Vary": "HX-Request"},
+        )
+    return RedirectResponse(_login_url(exc.next_url), status_code=303)
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> HTMLResponse:
+    message = (
+        "The form was missing its security token, or the token was wrong. "
+        "Reload the page and try again."
+    )
+    return page_or_fragment(
+        request, "forbidden.html", "partials/error.html", {"message": message}, status_code=403
+    )

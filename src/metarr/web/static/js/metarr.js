@@ -1,0 +1,126 @@
+// Metarr UI behaviour: CSRF header for htmx, theme toggle, mobile navigation,
+// secret reveal/copy and error toasts. No inline scripts: the CSP forbids them.
+(function () {
+  "use strict";
+
+  var THEME_KEY = "metarr-theme";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function toast(message, kind) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var el = document.createElement("div");
+    el.className = "toast " + (kind || "err");
+    el.setAttribute("role", "status");
+    el.textContent = message;
+    box.appendChild(el);
+  }
+
+  // Every state-changing htmx request carries the session's CSRF token.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var verb = (event.detail.verb || "get").toLowerCase();
+    if (verb !== "get") {
+      event.detail.headers["X-CSRF-Token"] = csrfToken();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = xhr.status === 403
+      ? "Refused (403): reload the page and try again."
+      : "Request failed (" + xhr.status + ").";
+    toast(text, "err");
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    toast("Metarr is not reachable. Is it running?", "err");
+  });
+
+  // Finished toasts (they fade out in CSS) leave the DOM.
+  document.addEventListener("animationend", function (event) {
+    var el = event.target;
+    if (el instanceof Element && el.classList.contains("toast")) {
+      el.remove();
+    }
+  });
+
+  function setTheme(theme) {
+    document.documentElement.setAttribute("data-theme", theme);
+    try {
+      window.localStorage.setItem(THEME_KEY, theme);
+    } catch (e) {
+      // storage disabled: the choice lasts for this page only
+    }
+  }
+
+  function setNav(open) {
+    document.body.classList.toggle("nav-open", open);
+    var button = document.querySelector("[data-nav-toggle]");
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+
+    if (target.closest("[data-theme-toggle]")) {
+      var current = document.documentElement.getAttribute("data-theme");
+      setTheme(current === "light" ? "dark" : "light");
+      return;
+    }
+    if (target.closest("[data-nav-toggle]")) {
+      setNav(!document.body.classList.contains("nav-open"));
+      return;
+    }
+    if (target.closest("[data-nav-close]")) {
+      setNav(false);
+      return;
+    }
+
+    var reveal = target.closest("[data-reveal]");
+    if (reveal) {
+      var input = document.getElementById(reveal.getAttribute("data-reveal"));
+      if (!input) return;
+      var show = input.getAttribute("type") === "password";
+      input.setAttribute("type", show ? "text" : "password");
+      reveal.textContent = show ? "Hide" : "Show";
+      reveal.setAttribute("aria-pressed", show ? "true" : "false");
+      return;
+    }
+
+    var copy = target.closest("[data-copy]");
+    if (copy) {
+      var source = document.getElementById(copy.getAttribute("data-copy"));
+      if (!source) return;
+      var done = function () { toast("Copied to the clipboard.", "ok"); };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.value).then(done, function () {
+          toast("Could not copy: select the key and copy it by hand.", "err");
+        });
+      } else {
+        toast("Copying needs https or localhost: use Show and copy by hand.", "err");
+      }
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("nav-open")) {
+      setNav(false);
+    }
+    // "/" focuses the search box of a list, as in the *arr apps.
+    if (event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      var active = document.activeElement;
+      var typing = active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA" ||
+        active.tagName === "SELECT" || active.isContentEditable);
+      var search = document.querySelector("input[type=search]");
+      if (search && !typing) {
+        event.preventDefault();
+        search.focus();
+      }
+    }
+  });
+})();
