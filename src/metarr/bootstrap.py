@@ -9,7 +9,8 @@ from pathlib import Path
 from metarr.db import migrate
 from metarr.db.engine import Database, create_db_engine
 from metarr.domain.ports import Prober
-from metarr.jobs import Queue, Registry, Wakeup, Worker
+from metarr.jobs import JobContext, Queue, Registry, Wakeup, Worker
+from metarr.jobs.scheduler import Scheduler
 from metarr.media.probe import default_prober
 from metarr.pipeline import chain
 from metarr.pipeline.scan import ScanOptions
@@ -18,7 +19,9 @@ from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
-from metarr.services.scans import ScanRun, ScanService
+from metarr.services.maintenance import MaintenanceService
+from metarr.services.scans import ScanRun, ScanService, library_target
+from metarr.services.schedules import ScheduleService
 from metarr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ class Container:
     registry: Registry
     queue: Queue
     jobs: JobService
+    schedules: ScheduleService
+    scheduler: Scheduler
     workers: list[Worker] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -64,6 +69,7 @@ class Container:
 
     def close(self) -> None:
         """Stop background work and release the database."""
+        self.scheduler.stop()
         self.stop_workers()
         self.queue.close()
         self.db.dispose()
@@ -114,6 +120,24 @@ def build(
         on_progress=lambda run: events.publish(make_event("scan.progress", scan=_scan_dict(run))),
     )
     scans.register(registry)
+    maintenance = MaintenanceService(db, settings)
+
+    def cleanup_job(ctx: JobContext) -> dict[str, int]:
+        return maintenance.cleanup(int(ctx.payload["library_id"]), queue)
+
+    registry.register("cleanup", cleanup_job, max_attempts=3)
+    schedules = ScheduleService(
+        db,
+        queue,
+        task_runners={
+            "file_scan": lambda lib, trig: _scan_job_id(scans.submit(lib, trigger=trig)),
+            "cleanup": lambda lib, _trig: (
+                queue.enqueue("cleanup", library_target(lib), {"library_id": lib}).id
+            ),
+        },
+    )
+    scheduler = Scheduler(schedules, queue)
+    schedules.attach(scheduler)
     return Container(
         settings=settings,
         db=db,
@@ -127,7 +151,15 @@ def build(
         registry=registry,
         queue=queue,
         jobs=JobService(queue),
+        schedules=schedules,
+        scheduler=scheduler,
     )
+
+
+def _scan_job_id(run: ScanRun) -> int:
+    if run.job_id is None:  # a scan created outside the queue (CLI) is already running
+        raise RuntimeError(f"scan {run.id} of library {run.library_id} is already {run.status}")
+    return run.job_id
 
 
 def _stats_dict(queue: Queue) -> dict[str, object]:

@@ -116,3 +116,31 @@ def test_websocket_requires_the_key(client: TestClient) -> None:
     assert info.value.code == 4401
     with client.websocket_connect("/api/v1/ws", headers={"X-Api-Key": "test-key"}) as ws:
         assert ws.receive_json()["type"] == "resync"
+
+
+def test_schedule_run_now_with_the_real_wiring(
+    client: TestClient, tmp_path: Path, templates: Path
+) -> None:
+    root = tmp_path / "lib"
+    LibraryBuilder(root, templates_dir=templates).bulk(2)
+    lib_id = _library(client, root)
+    schedule = client.get(f"/api/v1/libraries/{lib_id}/schedule").json()
+    assert schedule["tasks"]["file_scan"]["available"] is True
+    assert schedule["tasks"]["cleanup"]["available"] is True
+    assert schedule["tasks"]["file_scan"]["enabled"] is False  # off by default
+    resp = client.post(f"/api/v1/libraries/{lib_id}/schedule/file_scan/run")
+    assert resp.status_code == 202
+    job_id = resp.json()["job_id"]
+    deadline = time.monotonic() + 30
+    while client.get(f"/api/v1/jobs/{job_id}").json()["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.get("/api/v1/movies", params={"library_id": lib_id}).json()["total"] == 2
+    cleanup = client.post(f"/api/v1/libraries/{lib_id}/schedule/cleanup/run").json()
+    deadline = time.monotonic() + 30
+    while (job := client.get(f"/api/v1/jobs/{cleanup['job_id']}").json())["status"] != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert job["result"] == {"jobs_purged": 0, "movies_purged": 0}
+    overview = client.get("/api/v1/scheduler").json()
+    assert overview["running"] is True

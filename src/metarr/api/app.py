@@ -12,7 +12,7 @@ from metarr import __version__
 from metarr.api.deps import require_api_key
 from metarr.api.middleware import install_middleware
 from metarr.api.problems import install_exception_handlers
-from metarr.api.routers import health, jobs, libraries, movies, scans, ws
+from metarr.api.routers import health, jobs, libraries, movies, scans, schedules, ws
 from metarr.bootstrap import Container
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,11 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(
-    container: Container, *, close_on_shutdown: bool = True, start_workers: bool = True
+    container: Container,
+    *,
+    close_on_shutdown: bool = True,
+    start_workers: bool = True,
+    start_scheduler: bool = True,
 ) -> FastAPI:
     """Build the ASGI app around an already-built container."""
 
@@ -29,9 +33,12 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_workers and container.settings.workers > 0:
             container.start_workers()
+        if start_scheduler:
+            container.scheduler.start()
         try:
             yield
         finally:
+            container.scheduler.stop()
             container.stop_workers()
             if close_on_shutdown:
                 container.close()
@@ -55,6 +62,7 @@ def create_app(
     protected.include_router(scans.router)
     protected.include_router(movies.router)
     protected.include_router(jobs.router)
+    protected.include_router(schedules.router)
     api.include_router(protected)
     api.include_router(ws.router)  # authenticates the websocket itself
     app.include_router(api)

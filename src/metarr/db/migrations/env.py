@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-import metarr.jobs.tables  # noqa: F401 - every table module must be imported for autogenerate
+# every table module must be imported so autogenerate and the schema test see it
+import metarr.db.tables_schedules
+import metarr.jobs.tables  # noqa: F401
 from metarr.db.tables import Base
 
 config = context.config
