@@ -14,6 +14,7 @@ from metarr.jobs.scheduler import Scheduler
 from metarr.media.probe import default_prober
 from metarr.pipeline import chain
 from metarr.pipeline.scan import ScanOptions
+from metarr.services.activity import ActivityService
 from metarr.services.browse import BrowseService
 from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
@@ -22,6 +23,7 @@ from metarr.services.libraries import LibraryService
 from metarr.services.maintenance import MaintenanceService
 from metarr.services.scans import ScanRun, ScanService, library_target
 from metarr.services.schedules import ScheduleService
+from metarr.services.webhooks import WebhookService
 from metarr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Container:
     jobs: JobService
     schedules: ScheduleService
     scheduler: Scheduler
+    activity: ActivityService
+    webhooks: WebhookService
     workers: list[Worker] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -88,12 +92,25 @@ def build(
         migrate.upgrade(db.engine)
     libraries = LibraryService(db, data_dir)
     registry = Registry()
+    activity = ActivityService(db)
     events = EventBus(stats=lambda: _stats_dict(queue))
     queue = Queue(db, registry=registry, wakeup=Wakeup(), on_event=events.publish_job)
 
     def after_scan(run: ScanRun) -> None:
         events.publish(make_event("library.changed", library_id=run.library_id, scan_id=run.id))
-        if run.status != "succeeded":
+        ok = run.status == "succeeded"
+        counts = ", ".join(
+            f"{run.stats.get(k, 0)} {k}" for k in ("added", "updated", "moved", "deleted")
+        )
+        activity.record(
+            "scan.finished" if ok else "scan.failed",
+            f"Scan {run.id} {run.status}" + (f": {counts}" if ok else f": {run.error}"),
+            level="info" if ok else "error",
+            library_id=run.library_id,
+            job_id=run.job_id,
+            data={"scan_id": run.id, "stats": run.stats},
+        )
+        if not ok:
             return
         library = libraries.get(run.library_id)
         step = chain.next_phase(
@@ -153,6 +170,8 @@ def build(
         jobs=JobService(queue),
         schedules=schedules,
         scheduler=scheduler,
+        activity=activity,
+        webhooks=WebhookService(db, scans, activity),
     )
 
 

@@ -138,3 +138,17 @@ def test_openapi_schema_served(client: httpx.Client) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/libraries/{library_id}/scan" in spec["paths"]
     assert "/api/v1/movies" in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/movies/99999999999999999999",
+        "/api/v1/movies?library_id=99999999999999999999",
+        "/api/v1/libraries/0",
+        "/api/v1/scans/-1",
+        "/api/v1/jobs/99999999999999999999",
+    ],
+)
+def test_out_of_range_ids_are_422_not_500(client: httpx.Client, path: str) -> None:
+    _problem(client.get(path), 422)

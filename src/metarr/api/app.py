@@ -12,7 +12,17 @@ from metarr import __version__
 from metarr.api.deps import require_api_key
 from metarr.api.middleware import install_middleware
 from metarr.api.problems import install_exception_handlers
-from metarr.api.routers import health, jobs, libraries, movies, scans, schedules, ws
+from metarr.api.routers import (
+    activity,
+    health,
+    jobs,
+    libraries,
+    movies,
+    scans,
+    schedules,
+    webhooks,
+    ws,
+)
 from metarr.bootstrap import Container
 
 log = logging.getLogger(__name__)
@@ -57,12 +67,15 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health.router)
+    api.include_router(webhooks.receiver)  # its own auth: API key or HTTP Basic
     protected = APIRouter(dependencies=[Depends(require_api_key)])
     protected.include_router(libraries.router)
     protected.include_router(scans.router)
     protected.include_router(movies.router)
     protected.include_router(jobs.router)
     protected.include_router(schedules.router)
+    protected.include_router(webhooks.router)
+    protected.include_router(activity.router)
     api.include_router(protected)
     api.include_router(ws.router)  # authenticates the websocket itself
     app.include_router(api)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 
 from metarr.bootstrap import Container
 from metarr.domain.errors import AuthenticationFailed
@@ -30,3 +30,9 @@ def require_api_key(
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+# Ids are database integers: bounding them turns `/movies/99999999999999999999` into a
+# 422 instead of an integer overflow deep in the driver.
+MAX_ID = 2**31 - 1
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -174,7 +174,7 @@ class LibraryScanner:
                 if len(batch) >= opts.batch_size:
                     self._flush(library_id, batch)
                     batch = []
-                    self._progress("writing", done, total)
+                self._progress("reading", done, total)  # the listener throttles
             self._flush(library_id, batch)
         self._progress("writing", total, total)
 

@@ -206,12 +206,14 @@ class ScanService:
             row.status, row.started_at, row.phase = "running", datetime.now(UTC), "walking"
         patterns = self.libraries.ignore_patterns(library_id)
         last = [0.0]
+        last_phase = [""]
 
         def progress(phase: str, done: int, total: int) -> None:
             now = time.monotonic()
-            if phase != "done" and now - last[0] < 0.5:
+            # phase changes always go through; counters at most twice a second
+            if phase == last_phase[0] and now - last[0] < 0.5:
                 return
-            last[0] = now
+            last[0], last_phase[0] = now, phase
             fraction = (done / total) if total else 0.0
             self._update(
                 scan_id,

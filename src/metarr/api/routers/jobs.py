@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from metarr.api.deps import ContainerDep
+from metarr.api.deps import ContainerDep, PathId, QueryId
 from metarr.jobs import Job
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -91,7 +91,7 @@ def list_jobs(
     container: ContainerDep,
     status: str | None = None,
     type: str | None = None,
-    library_id: int | None = None,
+    library_id: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobPageOut:
@@ -115,18 +115,18 @@ def job_stats(container: ContainerDep) -> JobStatsOut:
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, container: ContainerDep) -> JobOut:
+def get_job(job_id: PathId, container: ContainerDep) -> JobOut:
     """One job with its children."""
     return job_out(container.jobs.get(job_id))
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: int, container: ContainerDep) -> JobOut:
+def cancel_job(job_id: PathId, container: ContainerDep) -> JobOut:
     """Cancel a queued job, or ask a running one to stop between steps."""
     return job_out(container.jobs.cancel(job_id))
 
 
 @router.post("/{job_id}/retry")
-def retry_job(job_id: int, container: ContainerDep) -> JobOut:
+def retry_job(job_id: PathId, container: ContainerDep) -> JobOut:
     """Queue a failed or cancelled job again."""
     return job_out(container.jobs.retry(job_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
 
-from metarr.api.deps import ContainerDep
+from metarr.api.deps import ContainerDep, PathId
 from metarr.api.schemas import LibraryIn, LibraryOut, LibraryPatch, ScanIn, ScanOut
 from metarr.services.libraries import Library, LibraryChanges
 
@@ -33,20 +33,20 @@ def create_library(body: LibraryIn, container: ContainerDep) -> LibraryOut:
 
 
 @router.get("/{library_id}")
-def get_library(library_id: int, container: ContainerDep) -> LibraryOut:
+def get_library(library_id: PathId, container: ContainerDep) -> LibraryOut:
     """One library."""
     return _out(container.libraries.get(library_id))
 
 
 @router.patch("/{library_id}")
-def patch_library(library_id: int, body: LibraryPatch, container: ContainerDep) -> LibraryOut:
+def patch_library(library_id: PathId, body: LibraryPatch, container: ContainerDep) -> LibraryOut:
     """Change some fields of a library."""
     changes = LibraryChanges(**body.model_dump(exclude_unset=True))
     return _out(container.libraries.update(library_id, changes))
 
 
 @router.delete("/{library_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_library(library_id: int, container: ContainerDep) -> Response:
+def delete_library(library_id: PathId, container: ContainerDep) -> Response:
     """Remove a library's rows; its media files stay untouched."""
     container.libraries.delete(library_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -54,7 +54,7 @@ def delete_library(library_id: int, container: ContainerDep) -> Response:
 
 @router.post("/{library_id}/scan", status_code=status.HTTP_202_ACCEPTED)
 def scan_library(
-    library_id: int, container: ContainerDep, body: Annotated[ScanIn | None, Body()] = None
+    library_id: PathId, container: ContainerDep, body: Annotated[ScanIn | None, Body()] = None
 ) -> ScanOut:
     """Queue a scan (the whole library, or `scope`: one folder of it)."""
     run = container.scans.submit(library_id, scope=body.scope if body else None)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from metarr.api.deps import ContainerDep
+from metarr.api.deps import ContainerDep, PathId, QueryId
 from metarr.api.schemas import (
     FieldOut,
     FileOut,
@@ -37,7 +37,7 @@ def _summary(m: MovieSummary) -> MovieOut:
 @router.get("")
 def list_movies(
     container: ContainerDep,
-    library_id: int | None = None,
+    library_id: QueryId = None,
     status: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     missing: str | None = None,
@@ -63,7 +63,7 @@ def list_movies(
 
 
 @router.get("/{movie_id}")
-def get_movie(movie_id: int, container: ContainerDep) -> MovieDetailOut:
+def get_movie(movie_id: PathId, container: ContainerDep) -> MovieDetailOut:
     """One movie: ids, files with their classification, streams, metadata with provenance."""
     d = container.browse.movie(movie_id)
     return MovieDetailOut(
