@@ -127,21 +127,22 @@ class LibraryScanner:
         scope = (opts.scope or "").strip("/") or None
 
         self._progress("walking", 0, 0)
-        walked = walk_library(
-            root,
-            ignore=IgnoreMatcher(ignore_patterns),
-            scope=scope,
-            on_directory=lambda n: self._progress("walking", n, 0) if n % 1000 == 0 else None,
-        )
-        stats.directories, stats.ignored = walked.directories, walked.ignored
-        stats.files, stats.errors = len(walked.entries), list(walked.errors)
-        found = discover(walked.entries, sample_max_bytes=opts.sample_max_bytes)
-        if scope is not None:
-            found.units[:] = [u for u in found.units if _within(u.key, scope)]
-        stats.movies = len(found.units)
-
-        with self.db.engine.connect() as conn:
-            state = scan_store.load_state(conn, library_id, scope)
+        # load what the database knows while the disk is walked: both mostly wait on I/O
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-state") as loader:
+            known_future = loader.submit(self._load_state, library_id, scope)
+            walked = walk_library(
+                root,
+                ignore=IgnoreMatcher(ignore_patterns),
+                scope=scope,
+                on_directory=lambda n: self._progress("walking", n, 0) if n % 1000 == 0 else None,
+            )
+            stats.directories, stats.ignored = walked.directories, walked.ignored
+            stats.files, stats.errors = len(walked.entries), list(walked.errors)
+            found = discover(walked.entries, sample_max_bytes=opts.sample_max_bytes)
+            if scope is not None:
+                found.units[:] = [u for u in found.units if _within(u.key, scope)]
+            stats.movies = len(found.units)
+            state = known_future.result()
 
         seen_keys = {u.key for u in found.units}
         vanished = {
@@ -206,6 +207,10 @@ class LibraryScanner:
         return stats
 
     # -- steps ---------------------------------------------------------------
+
+    def _load_state(self, library_id: int, scope: str | None) -> LibraryState:
+        with self.db.engine.connect() as conn:
+            return scan_store.load_state(conn, library_id, scope)
 
     def _submit_probes(
         self, pool: ThreadPoolExecutor, root: str, unit: MovieUnit, state: LibraryState
