@@ -16,6 +16,7 @@ from metarr.pipeline import chain
 from metarr.pipeline.scan import ScanOptions
 from metarr.services.activity import ActivityService
 from metarr.services.browse import BrowseService
+from metarr.services.edit import EditService
 from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
@@ -49,6 +50,7 @@ class Container:
     scheduler: Scheduler
     activity: ActivityService
     webhooks: WebhookService
+    edit: EditService
     workers: list[Worker] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -172,6 +174,7 @@ def build(
         scheduler=scheduler,
         activity=activity,
         webhooks=WebhookService(db, scans, activity),
+        edit=EditService(db),
     )
 
 

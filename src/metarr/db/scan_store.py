@@ -23,6 +23,7 @@ from metarr.domain.fields import FieldChange
 from metarr.domain.media import ProbeResult
 
 _tables = Base.metadata.tables
+HISTORY = _tables["history"]
 FILES = _tables[MediaFileRow.__tablename__]
 MOVIES = _tables[MovieRow.__tablename__]
 STREAMS = _tables[StreamRow.__tablename__]
@@ -385,8 +386,20 @@ def _write_ids(
 
 def _write_fields(conn: Connection, writes: list[MovieWrite], now: datetime) -> None:
     inserts: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
     for w in writes:
         for change in w.field_changes:
+            history.append(
+                {
+                    "movie_id": w.movie_id,
+                    "at": now,
+                    "source": w.field_source,
+                    "kind": "field",
+                    "target": change.field,
+                    "old": change.old,
+                    "new": change.new,
+                }
+            )
             if change.old is None:
                 inserts.append(
                     {
@@ -405,6 +418,8 @@ def _write_fields(conn: Connection, writes: list[MovieWrite], now: datetime) -> 
                 )
     if inserts:
         conn.execute(insert(FIELDS), inserts)
+    if history:
+        conn.execute(insert(HISTORY), history)
 
 
 def soft_delete_movies(conn: Connection, movie_ids: list[int], now: datetime) -> None:

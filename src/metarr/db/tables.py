@@ -222,3 +222,19 @@ class ScanRunRow(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class HistoryRow(Base):
+    """One recorded change of a movie: metadata field, lock or artwork (old -> new)."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_movie", "movie_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(20))  # user | nfo | provider | webhook
+    kind: Mapped[str] = mapped_column(String(20))  # field | lock | unlock | asset
+    target: Mapped[str] = mapped_column(String(60))
+    old: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new: Mapped[Any] = mapped_column(JSON, nullable=True)

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 # every table module must be imported so autogenerate and the schema test see it
+import metarr.db.tables_events
 import metarr.db.tables_schedules
 import metarr.jobs.tables  # noqa: F401
 from metarr.db.tables import Base
