@@ -152,3 +152,12 @@ def test_openapi_schema_served(client: httpx.Client) -> None:
 )
 def test_out_of_range_ids_are_422_not_500(client: httpx.Client, path: str) -> None:
     _problem(client.get(path), 422)
+
+
+def test_docs_page_works_offline(client: httpx.Client) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    js = client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000

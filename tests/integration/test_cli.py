@@ -30,7 +30,12 @@ def test_db_upgrade_and_scan(tmp_path: Path, db_url: str) -> None:
         [*METARR, "db", "upgrade"], env=env, capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stderr
-    assert "revision 0001" in out.stdout
+    from alembic.script import ScriptDirectory
+
+    from metarr.db.migrate import MIGRATIONS_DIR
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert f"database at revision {head} (was None)" in out.stdout
 
     root = tmp_path / "lib"
     LibraryBuilder(root).bulk(5, nfo_ratio=1.0)

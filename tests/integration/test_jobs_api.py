@@ -95,7 +95,7 @@ def test_websocket_streams_scan_events(client: TestClient, tmp_path: Path, templ
         assert (
             types.index("job.created") < types.index("job.started") < types.index("job.succeeded")
         )
-        assert "library.changed" in types or "scan.progress" in types
+        assert "scan.progress" in types and "library.changed" in types
         assert all("ts" in e for e in seen)
         ws.send_json({"type": "resync"})
         while True:

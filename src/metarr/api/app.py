@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from metarr import __version__
 from metarr.api.deps import require_api_key
@@ -57,13 +59,24 @@ def create_app(
         title="Metarr",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from vendored files: no CDN, works offline
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.container = container
     install_exception_handlers(app)
     install_middleware(app, container.settings)
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI for the OpenAPI schema, from the vendored swagger-ui-dist."""
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Metarr API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health.router)

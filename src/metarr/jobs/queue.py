@@ -435,14 +435,16 @@ class Queue:
                     jobs.append(job)
                     if is_new:
                         created.append(job)
-                if jobs:
-                    self._signal(conn)
         except IntegrityError as exc:  # the only constraint left to trip is the parent FK
             raise InvalidInput("the parent job does not exist", field="parent_id") from exc
-        # emit before waking local workers, so `job.created` precedes `job.started`
+        # Emit before waking any worker (here or, via NOTIFY, elsewhere), so that
+        # `job.created` always precedes `job.started`; hence the NOTIFY after commit.
         for job in created:
             self._emit("job.created", job)
         if jobs:
+            if self._backend == "postgresql":
+                with self._tx() as conn:
+                    self._signal(conn)
             self._wake_local()
         return jobs
 

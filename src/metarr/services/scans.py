@@ -221,8 +221,12 @@ class ScanService:
                 progress=round(fraction, 4),
                 stats={"done": done, "total": total},
             )
-            if listener is not None:
-                listener(self.get(scan_id))
+            if listener is not None or self._on_progress is not None:
+                current = self.get(scan_id)
+                if listener is not None:
+                    listener(current)
+                if self._on_progress is not None:
+                    self._on_progress(current)
 
         options = ScanOptions(
             probe_workers=self.options.probe_workers,

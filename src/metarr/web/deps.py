@@ -7,8 +7,10 @@ from typing import Protocol
 from fastapi import Request
 
 from metarr.domain.errors import NotFound
+from metarr.jobs import Registry
 from metarr.services.browse import BrowseService
 from metarr.services.health import HealthService
+from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
 from metarr.services.scans import ScanService
 from metarr.settings import Settings
@@ -33,6 +35,9 @@ class Services(Protocol):
     browse: BrowseService
     scans: ScanService
     health: HealthService
+    jobs: JobService
+    registry: Registry
+    extras: dict[str, object]
 
 
 def services(request: Request) -> Services:

@@ -32,6 +32,7 @@ _BADGES = {
     "degraded": "warn",
     "queued": "info",
     "running": "info",
+    "retry_scheduled": "warn",
     "cancelled": "muted",
     "failed": "err",
     "error": "err",

@@ -9,18 +9,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from metarr.web import auth, libraries, movies, system
+from metarr.web.activity import router as activity_router
 from metarr.web.deps import is_htmx
 from metarr.web.rendering import STATIC_DIR, page_or_fragment
-from metarr.web.session import CsrfRejected, LoginRequired, safe_next
+from metarr.web.session import CsrfRejected, LoginRequired, safe_next, websocket_session_ok
 
 
 def install(app: FastAPI) -> None:
-    """Mount `/static` and add the UI pages at `/` (kept out of the OpenAPI schema)."""
+    """Mount `/static` and add the UI pages at `/` (kept out of the OpenAPI schema).
+
+    The live-event WebSocket also accepts the UI session, so pages never hold the API key.
+    """
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.ws_session_check = websocket_session_ok
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    for module in (auth, libraries, movies, system):
-        app.include_router(module.router)
+    for router in (auth.router, libraries.router, movies.router, activity_router, system.router):
+        app.include_router(router)
 
 
 def _login_url(next_url: str) -> str:

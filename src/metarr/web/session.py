@@ -7,8 +7,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
-from fastapi import Request, Response
+from fastapi import Request, Response, WebSocket
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from metarr.web.deps import services
@@ -88,6 +89,23 @@ def current_session(request: Request) -> WebSession | None:
     session = codec(request).load(request.cookies.get(SESSION_COOKIE))
     request.state.web_session = session
     return session
+
+
+def websocket_session_ok(websocket: WebSocket) -> bool:
+    """True when a WebSocket handshake carries a logged-in session cookie from our own pages.
+
+    Browsers send cookies with cross-site WebSocket handshakes too, so the Origin (always
+    sent by browsers) must name this host; clients that send no Origin are not browsers.
+    """
+    origin = websocket.headers.get("origin")
+    if (
+        origin is not None
+        and urlsplit(origin).netloc.lower() != (websocket.headers.get("host") or "").lower()
+    ):
+        return False
+    container = websocket.app.state.container
+    session = SessionCodec(container.api_key).load(websocket.cookies.get(SESSION_COOKIE))
+    return session is not None and session.authenticated
 
 
 def set_session_cookie(request: Request, response: Response, cookie: str) -> None:

@@ -1,5 +1,5 @@
 // Metarr UI behaviour: CSRF header for htmx, theme toggle, mobile navigation,
-// secret reveal/copy and error toasts. No inline scripts: the CSP forbids them.
+// secret reveal/copy and toasts (also for live.js). No inline scripts: the CSP forbids them.
 (function () {
   "use strict";
 
@@ -19,6 +19,10 @@
     el.textContent = message;
     box.appendChild(el);
   }
+
+  // live.js (live events) shows its toasts through this too.
+  window.Metarr = window.Metarr || {};
+  window.Metarr.toast = toast;
 
   // Every state-changing htmx request carries the session's CSRF token.
   document.addEventListener("htmx:configRequest", function (event) {
