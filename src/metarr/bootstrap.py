@@ -137,6 +137,9 @@ def build(
         queue,
         on_finished=after_scan,
         on_progress=lambda run: events.publish(make_event("scan.progress", scan=_scan_dict(run))),
+        on_items_changed=lambda library_id, ids: events.publish(
+            make_event("item.changed", library_id=library_id, ids=ids, source="scan")
+        ),
     )
     scans.register(registry)
     maintenance = MaintenanceService(db, settings)
@@ -174,7 +177,12 @@ def build(
         scheduler=scheduler,
         activity=activity,
         webhooks=WebhookService(db, scans, activity),
-        edit=EditService(db),
+        edit=EditService(
+            db,
+            on_changed=lambda movie_id: events.publish(
+                make_event("item.changed", ids=[movie_id], source="user")
+            ),
+        ),
     )
 
 

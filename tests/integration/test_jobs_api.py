@@ -144,3 +144,24 @@ def test_schedule_run_now_with_the_real_wiring(
     assert job["result"] == {"jobs_purged": 0, "movies_purged": 0}
     overview = client.get("/api/v1/scheduler").json()
     assert overview["running"] is True
+
+
+def test_item_changed_events(client: TestClient, tmp_path: Path, templates: Path) -> None:
+    root = tmp_path / "lib"
+    LibraryBuilder(root, templates_dir=templates).bulk(2)
+    lib_id = _library(client, root)
+    with client.websocket_connect("/api/v1/ws?apikey=test-key") as ws:
+        assert ws.receive_json()["type"] == "resync"
+        scan = client.post(f"/api/v1/libraries/{lib_id}/scan").json()
+        ids: list[int] = []
+        while len(ids) < 2:
+            event = ws.receive_json()
+            if event["type"] == "item.changed" and event["source"] == "scan":
+                ids += event["ids"]
+        assert wait_scan(client, scan["id"])["status"] == "succeeded"
+        client.patch(f"/api/v1/movies/{ids[0]}", json={"plot": "Mine."})
+        while True:
+            event = ws.receive_json()
+            if event["type"] == "item.changed" and event["source"] == "user":
+                assert event["ids"] == [ids[0]]
+                break

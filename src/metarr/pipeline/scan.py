@@ -109,6 +109,7 @@ class LibraryScanner:
         *,
         options: ScanOptions | None = None,
         progress: ProgressFn | None = None,
+        on_written: Callable[[list[int]], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -116,6 +117,7 @@ class LibraryScanner:
         self.prober = prober
         self.options = options or ScanOptions()
         self._progress = progress or (lambda _phase, _done, _total: None)
+        self._on_written = on_written
         self._should_cancel = should_cancel or (lambda: False)
         self._clock = clock
 
@@ -445,6 +447,8 @@ class LibraryScanner:
             return
         with self.db.engine.begin() as conn:
             scan_store.write_movies(conn, library_id, batch, self._clock())
+        if self._on_written is not None:  # after commit: listeners may read the rows
+            self._on_written([w.movie_id for w in batch if w.movie_id is not None])
 
 
 def _within(key: str, scope: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,8 +106,13 @@ class Change:
 class EditService:
     """A person's edits. Every change is recorded; an edited field is locked at once."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, on_changed: Callable[[int], None] | None = None) -> None:
         self.db = db
+        self._on_changed = on_changed
+
+    def _changed(self, movie_id: int) -> None:
+        if self._on_changed is not None:
+            self._on_changed(movie_id)
 
     def patch(self, movie_id: int, changes: dict[str, Any]) -> None:
         """Apply `changes` (field -> value; null clears) and lock every changed field."""
@@ -127,6 +133,7 @@ class EditService:
                     s.add(LockRow(movie_id=movie_id, target=name, created_at=now))
                     self._record(s, movie_id, now, "user", "lock", name, False, True)
             self._refresh_title(s, movie_id)
+        self._changed(movie_id)
 
     def lock(self, movie_id: int, targets: builtins.list[str]) -> None:
         """Lock fields, asset types (`asset:poster`) or `cast_order`; `all` locks every field."""
@@ -165,6 +172,7 @@ class EditService:
                 )
                 self._record(s, movie_id, now, "user", "unlock", name, True, False)
             self._refresh_title(s, movie_id)
+        self._changed(movie_id)
 
     def history(self, movie_id: int, *, limit: int = 200, offset: int = 0) -> builtins.list[Change]:
         """The movie's changes, newest first."""
@@ -230,6 +238,7 @@ class EditService:
                         delete(LockRow).where(LockRow.movie_id == movie_id, LockRow.target == t)
                     )
                     self._record(s, movie_id, now, "user", "unlock", t, True, False)
+        self._changed(movie_id)
 
     @staticmethod
     def _movie(s: Session, movie_id: int) -> MovieRow:

@@ -61,6 +61,7 @@ class ScanService:
         *,
         on_finished: Callable[[ScanRun], None] | None = None,
         on_progress: Callable[[ScanRun], None] | None = None,
+        on_items_changed: Callable[[int, list[int]], None] | None = None,
     ) -> None:
         self.db = db
         self.libraries = libraries
@@ -69,6 +70,7 @@ class ScanService:
         self.queue = queue
         self._on_finished = on_finished
         self._on_progress = on_progress
+        self._on_items_changed = on_items_changed
         self._cancelled: set[int] = set()
 
     def register(self, registry: Registry) -> None:
@@ -242,6 +244,11 @@ class ScanService:
             options=options,
             progress=progress,
             should_cancel=should_cancel or (lambda: scan_id in self._cancelled),
+            on_written=(
+                (lambda ids: self._on_items_changed(library_id, ids))  # type: ignore[misc]
+                if self._on_items_changed is not None
+                else None
+            ),
         )
         try:
             stats = scanner.scan(library_id, root, patterns)
