@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from metarr.db import migrate
 from metarr.db.engine import Database, create_db_engine
@@ -142,6 +143,7 @@ def build(
         ),
     )
     scans.register(registry)
+    events.subscribe(lambda event: _record_job_activity(activity, event))
     maintenance = MaintenanceService(db, settings)
 
     def cleanup_job(ctx: JobContext) -> dict[str, int]:
@@ -210,3 +212,36 @@ def _scan_dict(run: ScanRun) -> dict[str, object]:
         "progress": run.progress,
         "stats": run.stats,
     }
+
+
+def _record_job_activity(activity: ActivityService, event: dict[str, Any]) -> None:
+    """Activity log entries for scans starting and jobs failing (from queue events)."""
+    kind = event.get("type")
+    if kind not in ("job.started", "job.failed"):
+        return
+    job = event.get("job") or {}
+    target = str(job.get("target", ""))
+    library_id = None
+    if target.startswith("library:"):
+        number = target.removeprefix("library:").split("/", 1)[0]
+        library_id = int(number) if number.isdigit() else None
+    if kind == "job.started" and job.get("type") == "scan":
+        scan_id = (job.get("payload") or {}).get("scan_id")
+        where = target.split("/", 1)[1] if "/" in target else ""
+        activity.record(
+            "scan.started",
+            f"Scan {scan_id} started" + (f" for {where}" if where else ""),
+            library_id=library_id,
+            job_id=job.get("id"),
+            data={"scan_id": scan_id, "attempt": job.get("attempts")},
+        )
+    elif kind == "job.failed":
+        activity.record(
+            "job.failed",
+            f"{job.get('type')} job {job.get('id')} failed: "
+            f"{job.get('last_error') or 'unknown error'}",
+            level="error",
+            library_id=library_id,
+            job_id=job.get("id"),
+            data={"type": job.get("type"), "attempts": job.get("attempts")},
+        )

@@ -130,3 +130,35 @@ def test_activity_api(api: TestClient, activity: ActivityService, library_id: in
         response = api.get("/api/v1/activity", params=bad, headers=KEY)
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_scans_and_failed_jobs_leave_activity(container: Container, tmp_path: Path) -> None:
+    """A scan records started/finished with counts; a failing job records its reason."""
+    import time
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "Film (2000)").mkdir()
+    (root / "Film (2000)" / "Film (2000).mkv").write_bytes(b"not really a video")
+    lib = container.libraries.create(name="Acts", kind="movies", path=str(root))
+
+    def boom(_ctx: object) -> None:
+        raise InvalidInput("bad payload for the test")
+
+    container.registry.register("explode", boom, max_attempts=1)
+    container.start_workers(2)
+    run = container.scans.submit(lib.id)
+    container.queue.enqueue("explode", f"library:{lib.id}/")
+    container.scans.wait_idle()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        kinds = {a.kind for a in container.activity.list(library_id=lib.id)[0]}
+        if {"scan.started", "scan.finished", "job.failed"} <= kinds:
+            break
+        time.sleep(0.05)
+    items, _ = container.activity.list(library_id=lib.id)
+    by_kind = {a.kind: a for a in items}
+    assert "1 added" in by_kind["scan.finished"].message
+    assert by_kind["scan.started"].job_id == run.job_id
+    assert "bad payload for the test" in by_kind["job.failed"].message
+    assert by_kind["job.failed"].level == "error"
