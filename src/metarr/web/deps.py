@@ -13,6 +13,8 @@ from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
 from metarr.services.scans import ScanService
+from metarr.services.schedules import ScheduleService
+from metarr.services.webhooks import WebhookService
 from metarr.settings import Settings
 
 # Row ids are 64-bit; a larger number in a URL names nothing (and must not reach the driver).
@@ -36,6 +38,8 @@ class Services(Protocol):
     scans: ScanService
     health: HealthService
     jobs: JobService
+    schedules: ScheduleService
+    webhooks: WebhookService
     registry: Registry
     extras: dict[str, object]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,6 +14,7 @@ from metarr.services.libraries import Library
 from metarr.services.scans import ACTIVE, ScanRun
 from metarr.web.deps import Services, is_htmx, row_id, services
 from metarr.web.rendering import not_found, page_or_fragment, render
+from metarr.web.schedule_views import schedule_context
 from metarr.web.session import require_csrf, require_login
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_login)])
@@ -51,13 +53,22 @@ def _missing(request: Request, library_id: int) -> HTMLResponse:
     return not_found(request, f"There is no library number {library_id}.")
 
 
-def _library_page(request: Request, library_id: int) -> HTMLResponse:
+def full_library_page(
+    request: Request,
+    library_id: int,
+    *,
+    schedule_form: Mapping[str, Any] | None = None,
+    schedule_errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The full library page: facts, last scan and the schedule panel."""
     svc = services(request)
     try:
         row = _view(svc, _library(svc, library_id))
+        schedule = schedule_context(request, library_id, form=schedule_form, errors=schedule_errors)
     except NotFound:
         return _missing(request, library_id)
-    return render(request, "library.html", {"row": row})
+    return render(request, "library.html", {"row": row, **schedule}, status_code=status_code)
 
 
 @router.get("/")
@@ -110,7 +121,7 @@ def _form_error(
 def library_page(request: Request, library_id: int) -> HTMLResponse:
     """One library; for HTMX its row of the libraries table (e.g. after cancelling a delete)."""
     if not is_htmx(request):
-        return _library_page(request, library_id)
+        return full_library_page(request, library_id)
     svc = services(request)
     try:
         row = _view(svc, _library(svc, library_id))
@@ -172,7 +183,7 @@ def start_scan(request: Request, library_id: int) -> Response:
 def scan_status(request: Request, library_id: int) -> HTMLResponse:
     """The newest scan's progress (polled every second while it runs) or its result."""
     if not is_htmx(request):
-        return _library_page(request, library_id)
+        return full_library_page(request, library_id)
     svc = services(request)
     try:
         row = _view(svc, _library(svc, library_id))

@@ -37,6 +37,9 @@ _BADGES = {
     "failed": "err",
     "error": "err",
     "unreadable": "warn",
+    "processed": "ok",
+    "received": "info",
+    "ignored": "muted",
 }
 
 

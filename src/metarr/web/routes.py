@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from metarr.web import auth, libraries, movies, system
+from metarr.web import auth, libraries, movies, schedules, system, webhooks
 from metarr.web.activity import router as activity_router
 from metarr.web.deps import is_htmx
 from metarr.web.rendering import STATIC_DIR, page_or_fragment
@@ -24,7 +24,15 @@ def install(app: FastAPI) -> None:
     app.state.ws_session_check = websocket_session_ok
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    for router in (auth.router, libraries.router, movies.router, activity_router, system.router):
+    for router in (
+        auth.router,
+        libraries.router,
+        schedules.router,
+        movies.router,
+        activity_router,
+        webhooks.router,
+        system.router,
+    ):
         app.include_router(router)
 
 

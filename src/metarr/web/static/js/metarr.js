@@ -52,6 +52,37 @@
     }
   });
 
+  // The library page's schedule panel: when a job of one of its tasks ends (live.js
+  // dispatches `metarr:event`), refresh it once per burst, so "last run" is current.
+  // A form with unsaved edits is left alone until it is saved.
+  var SCHEDULE_MS = 400;
+  var scheduleTimer = null;
+
+  document.addEventListener("input", function (event) {
+    var form = event.target instanceof Element ? event.target.closest("#schedule-form") : null;
+    if (form) form.setAttribute("data-dirty", "true");
+  });
+
+  document.addEventListener("metarr:event", function (event) {
+    var msg = event.detail || {};
+    if (msg.type !== "job.succeeded" && msg.type !== "job.failed" &&
+        msg.type !== "job.cancelled") return;
+    var job = msg.job || {};
+    var panel = document.querySelector("[data-schedule]");
+    if (!panel || !window.htmx) return;
+    var types = (panel.getAttribute("data-job-types") || "").split(" ");
+    var library = String((job.payload || {}).library_id);
+    if (types.indexOf(job.type) === -1 || library !== panel.getAttribute("data-library")) return;
+    if (scheduleTimer !== null) return;
+    scheduleTimer = window.setTimeout(function () {
+      scheduleTimer = null;
+      var current = document.querySelector("[data-schedule]");
+      var form = current ? current.querySelector("#schedule-form") : null;
+      if (!current || (form && form.hasAttribute("data-dirty"))) return;
+      window.htmx.trigger(current, "metarr-schedule");
+    }, SCHEDULE_MS);
+  });
+
   function setTheme(theme) {
     document.documentElement.setAttribute("data-theme", theme);
     try {
