@@ -15,9 +15,17 @@ from metarr.jobs.scheduler import Scheduler
 from metarr.media.probe import default_prober
 from metarr.pipeline import chain
 from metarr.pipeline.scan import ScanOptions
+from metarr.providers import (
+    FileResponseCache,
+    ProviderDeps,
+    ProviderRuntime,
+    configs_from_env,
+    default_registry,
+)
 from metarr.services.activity import ActivityService
 from metarr.services.browse import BrowseService
 from metarr.services.edit import EditService
+from metarr.services.enrichment import EnrichmentService
 from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
@@ -27,6 +35,7 @@ from metarr.services.scans import ScanRun, ScanService, library_target
 from metarr.services.schedules import ScheduleService
 from metarr.services.webhooks import WebhookService
 from metarr.settings import Settings
+from metarr.storage.cache import ContentCache
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ class Container:
     activity: ActivityService
     webhooks: WebhookService
     edit: EditService
+    enrichment: EnrichmentService
     workers: list[Worker] = field(default_factory=list)
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -78,6 +88,9 @@ class Container:
         """Stop background work and release the database."""
         self.scheduler.stop()
         self.stop_workers()
+        self.enrichment.close()
+        self.enrichment.runtime.run(self.enrichment.providers.aclose())
+        self.enrichment.runtime.close()
         self.queue.close()
         self.db.dispose()
 
@@ -143,6 +156,15 @@ def build(
         ),
     )
     scans.register(registry)
+    # providers: keys, base URLs and limits from METARR_<PROVIDER>_* (no key: provider off)
+    provider_runtime = ProviderRuntime()
+    providers = default_registry().build(
+        configs_from_env(), ProviderDeps(cache=FileResponseCache(data_dir / "provider-cache"))
+    )
+    enrichment = EnrichmentService(
+        db, queue, providers, provider_runtime, ContentCache(data_dir / "cache")
+    )
+    enrichment.register(registry)  # `identify` and `enrich`; chain.py enqueues after scans
     events.subscribe(lambda event: _record_job_activity(activity, event))
     maintenance = MaintenanceService(db, settings)
 
@@ -179,6 +201,7 @@ def build(
         scheduler=scheduler,
         activity=activity,
         webhooks=WebhookService(db, scans, activity),
+        enrichment=enrichment,
         edit=EditService(
             db,
             on_changed=lambda movie_id: events.publish(

@@ -16,6 +16,7 @@ from metarr.api.middleware import install_middleware
 from metarr.api.problems import install_exception_handlers
 from metarr.api.routers import (
     activity,
+    enrichment,
     health,
     jobs,
     libraries,
@@ -89,6 +90,7 @@ def create_app(
     protected.include_router(schedules.router)
     protected.include_router(webhooks.router)
     protected.include_router(activity.router)
+    protected.include_router(enrichment.router)
     api.include_router(protected)
     api.include_router(ws.router)  # authenticates the websocket itself
     app.include_router(api)

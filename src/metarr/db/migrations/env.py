@@ -5,11 +5,19 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-# every table module must be imported so autogenerate and the schema test see it
+import metarr.db.tables_assets
 import metarr.db.tables_events
 import metarr.db.tables_schedules
-import metarr.jobs.tables  # noqa: F401
+import metarr.jobs.tables
 from metarr.db.tables import Base
+
+# every table module must be imported, so that autogenerate sees all of the schema
+TABLE_MODULES = (
+    metarr.db.tables_assets,
+    metarr.db.tables_events,
+    metarr.db.tables_schedules,
+    metarr.jobs.tables,
+)
 
 config = context.config
 engine: Engine = config.attributes["engine"]
