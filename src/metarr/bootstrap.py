@@ -177,6 +177,7 @@ def build(
         queue,
         task_runners={
             "file_scan": lambda lib, trig: _scan_job_id(scans.submit(lib, trigger=trig)),
+            "provider_update": enrichment.schedule_runner,
             "cleanup": lambda lib, _trig: (
                 queue.enqueue("cleanup", library_target(lib), {"library_id": lib}).id
             ),

@@ -109,12 +109,13 @@ def test_panel_renders_the_defaults(ui: UI, library_id: int) -> None:
     assert "checked" not in scan  # file scans are off by default
     assert "Never" in scan and "Off" in scan
     assert f'hx-post="/libraries/{library_id}/schedule/file_scan/run"' in scan
+    provider = task_row(html, "provider_update")
+    assert 'value="168"' in provider and "checked" in provider
+    assert f'hx-post="/libraries/{library_id}/schedule/provider_update/run"' in provider
     verification = task_row(html, "verification")
     assert 'value="24"' in verification and "checked" in verification
-    provider = task_row(html, "provider_update")
-    assert 'value="168"' in provider
-    assert "provider update arrives with enrichment" in provider
-    assert re.search(r"<button[^>]*disabled", provider)
+    assert "verification arrives with a later release" in verification
+    assert re.search(r"<button[^>]*disabled", verification)
     assert 'min="1" max="8760"' in scan
     # live refresh hooks
     assert f'data-library="{library_id}"' in html and "scan" in html
@@ -213,9 +214,9 @@ def test_run_now_of_an_unavailable_task_is_refused_inline(
     ui: UI, container: Container, library_id: int
 ) -> None:
     before = container.jobs.stats().by_status
-    response = ui.post(f"/libraries/{library_id}/schedule/provider_update/run")
+    response = ui.post(f"/libraries/{library_id}/schedule/verification/run")
     assert response.status_code == 409
-    row = task_row(response.text, "provider_update")
+    row = task_row(response.text, "verification")
     assert 'class="row-message err"' in row and "cannot run now" in row
     assert container.jobs.stats().by_status == before
     assert ui.post(f"/libraries/{library_id}/schedule/nonsense/run").status_code == 404
@@ -295,8 +296,8 @@ def test_browser_schedule_and_webhooks(
             timeout=20_000
         )
         shot(page, "schedule-after-run")
-        expect(page.locator("#task-provider_update .tip")).to_have_attribute(
-            "title", re.compile("arrives with enrichment")
+        expect(page.locator("#task-verification .tip")).to_have_attribute(
+            "title", re.compile("arrives with a later release")
         )
 
         # the webhooks page, after one recorded test call

@@ -66,7 +66,10 @@ def create_app(
     )
     app.state.container = container
     install_exception_handlers(app)
-    install_middleware(app, container.settings)
+    # artwork uploads may be larger than the API's default body limit
+    install_middleware(
+        app, container.settings, body_limit_overrides={f"{API_PREFIX}/movies/": 50 * 1024 * 1024}
+    )
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from metarr.db.scan_store import load_fields_and_locks
 from metarr.db.tables import (
@@ -416,3 +416,84 @@ def local_artwork(conn: Connection, movie_id: int) -> tuple[str | None, list[tup
         .order_by(FILES.c.path)
     ).all()
     return root, [(r.path, r.role) for r in rows if r.role]
+
+
+def candidate_by_url(
+    conn: Connection, movie_id: int, kind: str, url: str
+) -> StoredCandidate | None:
+    """One candidate of a movie by type and URL."""
+    return next(
+        (c for c in load_candidates(conn, movie_id) if c.type == kind and c.url == url), None
+    )
+
+
+# -- locks ----------------------------------------------------------------------------
+
+
+def set_lock(conn: Connection, movie_id: int, target: str, locked: bool, now: datetime) -> bool:
+    """Lock or unlock one target as a person's act (recorded); True when it changed."""
+    exists = conn.scalar(
+        select(LOCKS.c.id).where(LOCKS.c.movie_id == movie_id, LOCKS.c.target == target)
+    )
+    if locked and exists is None:
+        conn.execute(insert(LOCKS).values(movie_id=movie_id, target=target, created_at=now))
+        record(conn, movie_id, now, "user", "lock", target, False, True)
+        return True
+    if not locked and exists is not None:
+        conn.execute(delete(LOCKS).where(LOCKS.c.id == exists))
+        record(conn, movie_id, now, "user", "unlock", target, True, False)
+        return True
+    return False
+
+
+# -- change-driven refresh ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshState:
+    """A live, identified movie of a library and when a provider last changed it."""
+
+    movie_id: int
+    tmdb: int
+    monitored: bool
+    last_refreshed: datetime | None
+
+
+def library_refresh_state(conn: Connection, library_id: int) -> list[RefreshState]:
+    """Identified live movies of a library with their newest TMDB history row / download.
+
+    Three grouped queries for the whole library, never one per movie.
+    """
+    movies = conn.execute(
+        select(MOVIES.c.id, MOVIES.c.monitored, IDS.c.value)
+        .join(IDS, (IDS.c.movie_id == MOVIES.c.id) & (IDS.c.provider == "tmdb"))
+        .where(MOVIES.c.library_id == library_id, MOVIES.c.deleted_at.is_(None))
+        .order_by(MOVIES.c.id)
+    ).all()
+    in_library = select(MOVIES.c.id).where(MOVIES.c.library_id == library_id).scalar_subquery()
+    changed = dict(
+        conn.execute(
+            select(HISTORY.c.movie_id, func.max(HISTORY.c.at))
+            .where(HISTORY.c.source == "tmdb", HISTORY.c.movie_id.in_(in_library))
+            .group_by(HISTORY.c.movie_id)
+        ).all()
+    )
+    fetched = dict(
+        conn.execute(
+            select(ASSETS.c.movie_id, func.max(ASSETS.c.fetched_at))
+            .where(ASSETS.c.provider != "local", ASSETS.c.movie_id.in_(in_library))
+            .group_by(ASSETS.c.movie_id)
+        ).all()
+    )
+    out: list[RefreshState] = []
+    for m in movies:
+        if not str(m.value).isdigit():
+            continue
+        seen = [utc(t) for t in (changed.get(m.id), fetched.get(m.id)) if t is not None]
+        out.append(RefreshState(m.id, int(m.value), bool(m.monitored), max(seen, default=None)))
+    return out
+
+
+def utc(value: datetime) -> datetime:
+    """An aware UTC datetime (SQLite hands back naive ones, stored as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -19,7 +19,9 @@ def info_to_fields(info: MovieInfo) -> dict[str, JsonValue]:
             continue
         if name == "cast":
             value = [
-                {"name": a.name, "role": a.role, "order": a.order, "thumb": a.thumb} for a in value
+                {"name": a.name, "role": a.role, "order": a.order, "thumb": a.thumb}
+                | ({"thumb_sha256": a.thumb_sha256} if a.thumb_sha256 else {})
+                for a in value
             ]
         elif name == "ratings":
             value = [

@@ -137,6 +137,7 @@ class Actor:
     role: str | None = None
     order: int | None = None
     thumb: str | None = None
+    thumb_sha256: str | None = None  # the cached headshot
 
 
 @dataclass(frozen=True, slots=True)

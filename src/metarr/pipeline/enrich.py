@@ -13,6 +13,9 @@ For one identified, monitored movie:
    content cache (size cap, Pillow validation, near-duplicate rejection). A
    locked type (`asset:<type>`) and a person's pick are never touched.
 4. Local artwork found by the scan is copied into the cache too.
+5. Cast headshots: each actor's profile image is cached (content-addressed, so a
+   person in many movies is one file, downloaded once per process) and its hash
+   recorded in the cast entry as `thumb_sha256`; a locked `cast` is left alone.
 
 Idempotent: a second run with the same provider data writes no field, no
 history and downloads nothing (rejected candidates are remembered).
@@ -21,6 +24,7 @@ history and downloads nothing (rejected candidates are remembered).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +54,7 @@ from metarr.storage.cache import AssetTooLarge, ContentCache
 log = logging.getLogger(__name__)
 
 MAX_ASSET_BYTES = 50 * 1024 * 1024
+MAX_REMEMBERED_HEADSHOTS = 20_000
 LOCAL = "local"
 
 
@@ -77,6 +82,7 @@ class EnrichResult:
     downloads: int = 0
     selection_changes: int = 0
     local_cached: int = 0
+    headshots: int = 0
     providers_skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +96,7 @@ class EnrichResult:
             "downloads": self.downloads,
             "selection_changes": self.selection_changes,
             "local_cached": self.local_cached,
+            "headshots": self.headshots,
             "providers_skipped": dict(self.providers_skipped),
         }
 
@@ -224,14 +231,18 @@ class Enricher:
         self.cache = cache
         self.options = options or EnrichOptions()
         self.fetcher = ImageFetcher(providers, timeout=self.options.download_timeout)
+        # Headshot URL -> sha256: the same person in another movie is not downloaded again.
+        self._headshots: OrderedDict[str, str] = OrderedDict()
 
     @property
     def preferred_language(self) -> str:
         """Artwork language preference: the TMDB language setting."""
         return self.providers.tmdb.config.image_language
 
-    def enrich(self, movie_id: int, *, check: Callable[[], None] | None = None) -> EnrichResult:
-        """Enrich one movie; see the module docstring."""
+    def enrich(
+        self, movie_id: int, *, check: Callable[[], None] | None = None, fresh: bool = False
+    ) -> EnrichResult:
+        """Enrich one movie; see the module docstring (`fresh`: bypass the response cache)."""
         check = check or (lambda: None)
         with self.db.session() as s:
             target = store.load_target(s.connection(), movie_id)
@@ -248,13 +259,15 @@ class Enricher:
             result.reason = "not identified (no TMDB id)"
             return result
 
-        details = self.runtime.run(self.providers.tmdb.movie_details(target.tmdb))
+        details = self.runtime.run(self.providers.tmdb.movie_details(target.tmdb, fresh=fresh))
         check()
         artwork = self._fanart(target.tmdb, result.providers_skipped)
         imdb = target.imdb or details.ids.imdb
         omdb = self._omdb(imdb, result.providers_skipped)
         check()
-        locked = self._merge(target, details, [*details.assets, *artwork], omdb, result)
+        headshots = self._cache_headshots(target.id, details, result, check)
+        check()
+        locked = self._merge(target, details, [*details.assets, *artwork], omdb, result, headshots)
         check()
         self._select(target.id, locked, result, check)
         self._cache_local(target.id, result)
@@ -305,6 +318,7 @@ class Enricher:
         artwork: list[AssetCandidate],
         omdb: list[Rating],
         result: EnrichResult,
+        headshots: Mapping[str, str] | None = None,
     ) -> set[str]:
         """Write fields, ids and candidates in one transaction; returns the movie's locks."""
         now = datetime.now(UTC)
@@ -316,6 +330,10 @@ class Enricher:
             current = dict(fields.get(target.id, {}))
             locked = set(locks.get(target.id, set()))
             incoming = info_to_fields(details.info)
+            for actor in incoming.get("cast", []):
+                sha = (headshots or {}).get(actor.get("thumb") or "")
+                if sha:
+                    actor["thumb_sha256"] = sha
             tmdb_ratings = incoming.pop("ratings", [])
             steps: list[tuple[str, dict[str, JsonValue]]] = [("tmdb", incoming)]
             for source, ratings in (("tmdb", tmdb_ratings), ("omdb", ratings_json(omdb))):
@@ -448,6 +466,10 @@ class Enricher:
                 result.selection_changes += 1
         result.downloads += len(new_picks)
 
+    def fetch_image(self, url: str, provider: str) -> bytes:
+        """Download one image through `provider`'s rate limiter, within the size cap."""
+        return self.runtime.run(self.fetcher.fetch(url, provider, self.options.max_bytes))
+
     def _download(self, cand: store.StoredCandidate) -> bytes | None:
         try:
             return self.runtime.run(
@@ -465,6 +487,53 @@ class Enricher:
     def _mark(self, candidate_id: int, **values: Any) -> None:
         with self.db.session() as s:
             store.mark_candidate(s.connection(), candidate_id, **values)
+
+    # -- cast headshots ---------------------------------------------------------------
+
+    def _cache_headshots(
+        self,
+        movie_id: int,
+        details: MovieDetails,
+        result: EnrichResult,
+        check: Callable[[], None],
+    ) -> dict[str, str]:
+        """Profile image URL -> sha256 of the cached headshot, for the cast entries."""
+        urls = list(dict.fromkeys(a.thumb for a in details.cast if a.thumb))
+        if not urls:
+            return {}
+        with self.db.session() as s:
+            fields, locks = store.load_fields_and_locks(s.connection(), [movie_id])
+        if "cast" in locks.get(movie_id, set()):
+            return {}  # a person's cast is not rewritten, not even to add hashes
+        known = {
+            str(a["thumb"]): str(a["thumb_sha256"])
+            for a in fields.get(movie_id, {}).get("cast") or []
+            if isinstance(a, dict) and a.get("thumb") and a.get("thumb_sha256")
+        }
+        out: dict[str, str] = {}
+        for url in urls:
+            sha = known.get(url) or self._headshots.get(url)
+            if sha is None or not self.cache.exists(sha):
+                check()
+                sha = self._cache_headshot(url)
+                if sha is None:
+                    continue
+                result.headshots += 1
+            out[url] = sha
+            self._headshots[url] = sha
+            self._headshots.move_to_end(url)
+            while len(self._headshots) > MAX_REMEMBERED_HEADSHOTS:
+                self._headshots.popitem(last=False)
+        return out
+
+    def _cache_headshot(self, url: str) -> str | None:
+        try:
+            data = self.fetch_image(url, "tmdb")
+            info = inspect_image(data, claimed_type=assets.HEADSHOT)
+            return self.cache.put_bytes(data, info.ext, max_bytes=self.options.max_bytes).sha256
+        except (ProviderNotFound, ProviderUnavailable, InvalidImage, AssetTooLarge) as exc:
+            log.info("headshot %s not cached: %s", url, exc)
+            return None
 
     # -- local artwork ----------------------------------------------------------------
 

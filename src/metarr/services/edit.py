@@ -29,6 +29,7 @@ class _Actor(BaseModel):
     role: str | None = Field(default=None, max_length=300)
     order: int | None = Field(default=None, ge=0)
     thumb: str | None = Field(default=None, max_length=2000)
+    thumb_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class _Rating(BaseModel):

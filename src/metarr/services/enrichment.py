@@ -1,28 +1,34 @@
-"""Identification and enrichment as jobs, and what the API asks of them (candidates, assets)."""
+"""Identify, enrich and provider-update jobs; a person's identification and artwork choices."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from metarr.db import enrich_store as store
 from metarr.db.engine import Database
 from metarr.domain import assets, matching
 from metarr.domain.errors import InvalidInput, NotFound
-from metarr.domain.media import MovieStatus
+from metarr.domain.media import ArtworkType, MovieStatus
 from metarr.jobs import JobContext, Priority, Queue, Registry
+from metarr.media.images import inspect_image
 from metarr.pipeline.enrich import Enricher, EnrichOptions
 from metarr.pipeline.identify import Identifier, query_of, score_results
-from metarr.providers import ProviderRuntime, Providers
-from metarr.storage.cache import ContentCache
+from metarr.pipeline.refresh import DEFAULT_FORCE_REFRESH_AGE, ProviderUpdate
+from metarr.providers import ProviderNotFound, ProviderRuntime, Providers
+from metarr.services.scans import library_target
+from metarr.storage.cache import AssetTooLarge, ContentCache
 
 log = logging.getLogger(__name__)
 
 IDENTIFY_JOB = "identify"
 ENRICH_JOB = "enrich"
+PROVIDER_UPDATE_JOB = "provider_update"
+USER = "user"
+ARTWORK_TYPES = frozenset(t.value for t in ArtworkType)
 MAX_ATTEMPTS = 5
 
 
@@ -84,6 +90,8 @@ class EnrichmentService:
         runtime: ProviderRuntime,
         cache: ContentCache,
         options: EnrichOptions | None = None,
+        *,
+        force_refresh_age: timedelta = DEFAULT_FORCE_REFRESH_AGE,
     ) -> None:
         self.db = db
         self.queue = queue
@@ -92,9 +100,10 @@ class EnrichmentService:
         self.cache = cache
         self.identifier = Identifier(db, providers, runtime)
         self.enricher = Enricher(db, providers, runtime, cache, options)
+        self.refresher = ProviderUpdate(db, providers, runtime, force_refresh_age=force_refresh_age)
 
     def register(self, registry: Registry) -> None:
-        """Register the `identify` and `enrich` job handlers."""
+        """Register the `identify`, `enrich` and `provider_update` job handlers."""
         registry.register(
             IDENTIFY_JOB,
             self.handle_identify,
@@ -108,6 +117,13 @@ class EnrichmentService:
             needs="tmdb",
             max_attempts=MAX_ATTEMPTS,
             priority=Priority.NORMAL,
+        )
+        registry.register(
+            PROVIDER_UPDATE_JOB,
+            self.handle_provider_update,
+            needs="tmdb",
+            max_attempts=MAX_ATTEMPTS,
+            priority=Priority.LOW,
         )
 
     def close(self) -> None:
@@ -168,7 +184,9 @@ class EnrichmentService:
         if "movie_id" in ctx.payload:
             ctx.check_cancelled()
             return self.enricher.enrich(
-                int(ctx.payload["movie_id"]), check=ctx.check_cancelled
+                int(ctx.payload["movie_id"]),
+                check=ctx.check_cancelled,
+                fresh=bool(ctx.payload.get("fresh", False)),
             ).as_dict()
         library_id = int(ctx.payload["library_id"])
         job_ids = [
@@ -176,6 +194,67 @@ class EnrichmentService:
             for job_type, movie_id, payload in self._plan(library_id)
         ]
         return {"library_id": library_id, "job_ids": job_ids}
+
+    # -- change-driven provider update ------------------------------------------------
+
+    def schedule_runner(self, library_id: int, trigger: str) -> int:
+        """The schedule's `provider_update` runner: enqueue the library's update, its job id."""
+        with self.db.session() as s:
+            if not store.library_exists(s.connection(), library_id):
+                raise NotFound(f"library {library_id} does not exist")
+        return self.provider_update(library_id, trigger=trigger)
+
+    def provider_update(self, library_id: int, *, trigger: str = "manual") -> int:
+        """Queue a change-driven provider update of one library; returns the job id."""
+        job = self.queue.enqueue(
+            PROVIDER_UPDATE_JOB,
+            library_target(library_id),
+            {"library_id": library_id, "trigger": trigger},
+        )
+        return job.id
+
+    def handle_provider_update(self, ctx: JobContext) -> Mapping[str, Any]:
+        """The `provider_update` job: re-enrich what TMDB changed and what is too old."""
+        library_id = int(ctx.payload["library_id"])
+        with self.db.session() as s:
+            if not store.library_exists(s.connection(), library_id):
+                raise NotFound(f"library {library_id} does not exist")
+        ctx.check_cancelled()
+        plan = self.refresher.plan(
+            library_id,
+            self._last_provider_update(library_id),
+            recently_enriched=self._recently_enriched,
+        )
+        job_ids = [
+            # fresh: TMDB changed it (or it is too old), so the cached answer is stale
+            ctx.enqueue_child(
+                ENRICH_JOB, movie_target(movie_id), {"movie_id": movie_id, "fresh": True}
+            ).id
+            for movie_id in plan.movie_ids
+        ]
+        return {**plan.as_dict(), "job_ids": job_ids}
+
+    def _last_provider_update(self, library_id: int) -> datetime | None:
+        """Where the previous successful update of the library stopped looking."""
+        jobs, _ = self.queue.list_jobs(
+            type=PROVIDER_UPDATE_JOB,
+            target=library_target(library_id),
+            status="succeeded",
+            limit=1,
+        )
+        until = (jobs[0].result or {}).get("checked_until") if jobs else None
+        try:
+            return datetime.fromisoformat(until) if isinstance(until, str) else None
+        except ValueError:
+            return None
+
+    def _recently_enriched(self, movie_id: int, cutoff: datetime) -> bool:
+        """True when an enrichment of the movie succeeded after `cutoff` (changed or not)."""
+        jobs, _ = self.queue.list_jobs(
+            type=ENRICH_JOB, target=movie_target(movie_id), status="succeeded", limit=1
+        )
+        finished = jobs[0].finished_at if jobs else None
+        return finished is not None and store.utc(finished) >= cutoff
 
     # -- a person's choices -----------------------------------------------------------
 
@@ -276,12 +355,156 @@ class EnrichmentService:
             )
         return out
 
+    def asset_type(self, movie_id: int, kind: str) -> AssetType:
+        """One artwork type of a movie (empty when it has no candidates of that type)."""
+        _check_type(kind)
+        found = [t for t in self.assets(movie_id) if t.type == kind]
+        if found:
+            return found[0]
+        with self.db.session() as s:
+            _, locks = store.load_fields_and_locks(s.connection(), [movie_id])
+        return AssetType(
+            type=kind,
+            locked=f"asset:{kind}" in locks.get(movie_id, set()),
+            limit=self._limit(kind),
+            candidates=(),
+            selected=(),
+        )
+
+    def select_asset(self, movie_id: int, kind: str, url: str) -> AssetType:
+        """A person picks a candidate: cached, validated, selected by the user, type locked."""
+        _check_type(kind)
+        self._target(movie_id)
+        with self.db.session() as s:
+            cand = store.candidate_by_url(s.connection(), movie_id, kind, url)
+        if cand is None:
+            raise NotFound(f"movie {movie_id} has no {kind} candidate {url}")
+        if cand.sha256 and self.cache.exists(cand.sha256):
+            sha = cand.sha256
+        else:
+            try:
+                data = self.enricher.fetch_image(cand.url, cand.provider)
+            except ProviderNotFound as exc:
+                raise NotFound(f"the image is gone: {cand.url}") from exc
+            info = inspect_image(data, claimed_type=kind)
+            cap = self.enricher.options.max_bytes
+            sha = self.cache.put_bytes(data, info.ext, max_bytes=cap).sha256
+        self._choose(movie_id, kind, cand.id, sha)
+        return self.asset_type(movie_id, kind)
+
+    def upload_asset(self, movie_id: int, kind: str, data: bytes) -> AssetType:
+        """A person's own image: validated, cached, added as a `user` candidate and selected."""
+        _check_type(kind)
+        self._target(movie_id)
+        cap = self.enricher.options.max_bytes
+        if len(data) > cap:
+            raise AssetTooLarge(f"the upload is {len(data)} bytes, the cap is {cap}")
+        info = inspect_image(data, claimed_type=kind)
+        cached = self.cache.put_bytes(data, info.ext, max_bytes=cap)
+        url = f"{USER}:{cached.sha256}"
+        row = {
+            "type": kind,
+            "url": url,
+            "provider": USER,
+            "width": info.width,
+            "height": info.height,
+            "language": None,
+            "votes": 0,
+            "vote_average": None,
+            "score": assets.score(
+                assets.Candidate(kind, url, USER, info.width, info.height),
+                preferred_language=self.enricher.preferred_language,
+                provider_order=self.enricher.options.provider_order,
+            ),
+            "sha256": cached.sha256,
+        }
+        with self.db.session() as s:
+            conn = s.connection()
+            store.upsert_candidates(conn, movie_id, [row])
+            cand = store.candidate_by_url(conn, movie_id, kind, url)
+        assert cand is not None
+        self._choose(movie_id, kind, cand.id, cached.sha256)
+        return self.asset_type(movie_id, kind)
+
+    def block_asset(self, movie_id: int, kind: str, url: str) -> AssetType:
+        """Never select this candidate automatically; a selected one is dropped now."""
+        _check_type(kind)
+        self._target(movie_id)
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            conn = s.connection()
+            cand = store.candidate_by_url(conn, movie_id, kind, url)
+            if cand is None:
+                raise NotFound(f"movie {movie_id} has no {kind} candidate {url}")
+            if not cand.blocked:
+                before = _selected_hashes(store.load_candidates(conn, movie_id), kind)
+                store.mark_candidate(conn, cand.id, blocked=True, selected=False, selected_by=None)
+                store.record(
+                    conn, movie_id, now, USER, "asset", kind, {"blocked": None}, {"blocked": url}
+                )
+                after = _selected_hashes(store.load_candidates(conn, movie_id), kind)
+                if before != after:
+                    store.record(conn, movie_id, now, USER, "asset", kind, before, after)
+        return self.asset_type(movie_id, kind)
+
+    def lock_asset(self, movie_id: int, kind: str, *, locked: bool = True) -> AssetType:
+        """Lock (or unlock) an artwork type: automation leaves a locked type alone."""
+        _check_type(kind)
+        self._target(movie_id)
+        with self.db.session() as s:
+            store.set_lock(s.connection(), movie_id, f"asset:{kind}", locked, datetime.now(UTC))
+        return self.asset_type(movie_id, kind)
+
+    def _choose(self, movie_id: int, kind: str, candidate_id: int, sha256: str) -> None:
+        """Mark a person's pick (single-slot types: replacing the selection), lock the type."""
+        limit = self._limit(kind)
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            conn = s.connection()
+            stored = store.load_candidates(conn, movie_id)
+            before = _selected_hashes(stored, kind)
+            others = sorted(
+                (c for c in stored if c.type == kind and c.selected and c.id != candidate_id),
+                key=lambda c: (c.selected_by == USER, c.score),
+                reverse=True,
+            )
+            # Keep earlier picks only while they fit next to this one (a person's first).
+            for n, other in enumerate(others):
+                if n + 1 >= limit:
+                    store.mark_candidate(conn, other.id, selected=False, selected_by=None)
+            store.mark_candidate(
+                conn,
+                candidate_id,
+                selected=True,
+                selected_by=USER,
+                blocked=False,
+                rejected=None,
+                sha256=sha256,
+                fetched_at=now,
+            )
+            after = _selected_hashes(store.load_candidates(conn, movie_id), kind)
+            if before != after:
+                store.record(conn, movie_id, now, USER, "asset", kind, before, after)
+            store.set_lock(conn, movie_id, f"asset:{kind}", True, now)
+
+    def _limit(self, kind: str) -> int:
+        return self.enricher.options.limits.get(kind, assets.DEFAULT_LIMITS.get(kind, 1))
+
     def _target(self, movie_id: int) -> store.MovieTarget:
         with self.db.session() as s:
             target = store.load_target(s.connection(), movie_id)
         if target is None:
             raise NotFound(f"movie {movie_id} does not exist")
         return target
+
+
+def _check_type(kind: str) -> None:
+    if kind not in ARTWORK_TYPES:
+        raise InvalidInput(f"unknown artwork type {kind!r}", field="type")
+
+
+def _selected_hashes(stored: list[store.StoredCandidate], kind: str) -> list[str]:
+    return sorted(c.sha256 or c.url for c in stored if c.type == kind and c.selected)
 
 
 def _view(c: store.StoredCandidate) -> AssetView:

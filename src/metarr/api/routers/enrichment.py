@@ -1,18 +1,20 @@
-"""Enrichment: queue identify/enrich jobs, identification candidates, artwork candidates."""
+"""Enrichment: identify/enrich/provider-update jobs, identification candidates, artwork choices."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from metarr.api.deps import MAX_ID, ContainerDep, PathId
 from metarr.bootstrap import Container
-from metarr.services.enrichment import EnrichmentService
+from metarr.services.enrichment import AssetType, EnrichmentService
 
 router = APIRouter(tags=["enrichment"])
+
+ArtworkTypePath = Annotated[str, Path(min_length=1, max_length=20)]
 
 
 class JobIdsOut(BaseModel):
@@ -81,6 +83,29 @@ class AssetsOut(BaseModel):
     types: dict[str, AssetTypeOut]
 
 
+class AssetUrlIn(BaseModel):
+    """The candidate a person acts on, by its URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class JobIdOut(BaseModel):
+    """The job a request queued."""
+
+    job_id: int
+
+
+def _type_out(t: AssetType) -> AssetTypeOut:
+    return AssetTypeOut(
+        type=t.type,
+        locked=t.locked,
+        limit=t.limit,
+        candidates=[AssetOut(**asdict(v)) for v in t.candidates],
+        selected=[AssetOut(**asdict(v)) for v in t.selected],
+    )
+
+
 def enrichment_service(container: Container) -> EnrichmentService:
     """The container's enrichment service."""
     return container.enrichment
@@ -120,16 +145,53 @@ def identify_movie(movie_id: PathId, body: IdentifyIn, container: ContainerDep) 
 def movie_assets(movie_id: PathId, container: ContainerDep) -> AssetsOut:
     """Per artwork type: candidates with their score, and the selected ones with their hash."""
     types = enrichment_service(container).assets(movie_id)
-    return AssetsOut(
-        movie_id=movie_id,
-        types={
-            t.type: AssetTypeOut(
-                type=t.type,
-                locked=t.locked,
-                limit=t.limit,
-                candidates=[AssetOut(**asdict(v)) for v in t.candidates],
-                selected=[AssetOut(**asdict(v)) for v in t.selected],
-            )
-            for t in types
-        },
-    )
+    return AssetsOut(movie_id=movie_id, types={t.type: _type_out(t) for t in types})
+
+
+@router.post("/movies/{movie_id}/assets/{kind}/select")
+def select_asset(
+    movie_id: PathId, kind: ArtworkTypePath, body: AssetUrlIn, container: ContainerDep
+) -> AssetTypeOut:
+    """A person picks a candidate: cached, selected as theirs, and the type locked."""
+    return _type_out(enrichment_service(container).select_asset(movie_id, kind, body.url))
+
+
+@router.post("/movies/{movie_id}/assets/{kind}/upload")
+def upload_asset(
+    movie_id: PathId,
+    kind: ArtworkTypePath,
+    file: Annotated[UploadFile, File()],
+    container: ContainerDep,
+) -> AssetTypeOut:
+    """A person's own image (multipart `file`): validated, cached, selected, type locked."""
+    service = enrichment_service(container)
+    # One byte past the cap is enough for the service to refuse it.
+    data = file.file.read(service.enricher.options.max_bytes + 1)
+    return _type_out(service.upload_asset(movie_id, kind, data))
+
+
+@router.post("/movies/{movie_id}/assets/{kind}/block")
+def block_asset(
+    movie_id: PathId, kind: ArtworkTypePath, body: AssetUrlIn, container: ContainerDep
+) -> AssetTypeOut:
+    """Never select this candidate automatically (a selected one is dropped now)."""
+    return _type_out(enrichment_service(container).block_asset(movie_id, kind, body.url))
+
+
+@router.post("/movies/{movie_id}/assets/{kind}/lock")
+def lock_asset(movie_id: PathId, kind: ArtworkTypePath, container: ContainerDep) -> AssetTypeOut:
+    """Lock an artwork type: automation no longer changes it."""
+    return _type_out(enrichment_service(container).lock_asset(movie_id, kind))
+
+
+@router.post("/movies/{movie_id}/assets/{kind}/unlock")
+def unlock_asset(movie_id: PathId, kind: ArtworkTypePath, container: ContainerDep) -> AssetTypeOut:
+    """Let automation choose this artwork type again."""
+    return _type_out(enrichment_service(container).lock_asset(movie_id, kind, locked=False))
+
+
+@router.post("/libraries/{library_id}/provider-update", status_code=status.HTTP_202_ACCEPTED)
+def provider_update(library_id: PathId, container: ContainerDep) -> JobIdOut:
+    """Queue a change-driven provider update of a library (what TMDB changed, what is old)."""
+    service = enrichment_service(container)
+    return JobIdOut(job_id=service.schedule_runner(library_id, "manual"))

@@ -96,10 +96,10 @@ class TmdbProvider(Provider):
         found = await self.api.find_imdb(imdb_id)
         return mapping.find_results(found, await self.image_base())
 
-    async def movie_details(self, tmdb_id: int) -> MovieDetails:
+    async def movie_details(self, tmdb_id: int, *, fresh: bool = False) -> MovieDetails:
         """Everything about a movie in one request (credits, images, videos, ratings...)."""
         api = self.api
-        movie = await api.movie(tmdb_id)
+        movie = await api.movie(tmdb_id, fresh=fresh)
         return mapping.details_from_payload(
             movie, await self.image_base(), country=self.config.certification_country
         )

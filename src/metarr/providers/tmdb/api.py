@@ -50,8 +50,13 @@ class TmdbApi:
         )
         return parse_payload(schemas.SearchPage, data, provider="tmdb")
 
-    async def movie(self, tmdb_id: int, appends: tuple[str, ...] = DETAIL_APPENDS) -> schemas.Movie:
-        """`GET /movie/{id}` with `append_to_response` (one request for everything)."""
+    async def movie(
+        self, tmdb_id: int, appends: tuple[str, ...] = DETAIL_APPENDS, *, fresh: bool = False
+    ) -> schemas.Movie:
+        """`GET /movie/{id}` with `append_to_response` (one request for everything).
+
+        `fresh` skips the response cache (TMDB said the movie changed).
+        """
         langs = self._languages()
         data = await self.http.get_json(
             f"movie/{int(tmdb_id)}",
@@ -61,6 +66,7 @@ class TmdbApi:
                 "include_image_language": langs if "images" in appends else None,
                 "include_video_language": langs if "videos" in appends else None,
             },
+            cache_ttl=0 if fresh else None,
         )
         return parse_payload(schemas.Movie, data, provider="tmdb")
 
