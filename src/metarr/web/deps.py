@@ -9,6 +9,8 @@ from fastapi import Request
 from metarr.domain.errors import NotFound
 from metarr.jobs import Registry
 from metarr.services.browse import BrowseService
+from metarr.services.edit import EditService
+from metarr.services.enrichment import EnrichmentService
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
@@ -35,6 +37,8 @@ class Services(Protocol):
     api_key: str
     libraries: LibraryService
     browse: BrowseService
+    edit: EditService
+    enrichment: EnrichmentService
     scans: ScanService
     health: HealthService
     jobs: JobService

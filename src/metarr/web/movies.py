@@ -13,6 +13,7 @@ from metarr.domain.errors import InvalidInput, NotFound
 from metarr.domain.media import ArtworkType, MovieStatus
 from metarr.services.browse import MoviePage, MovieQuery
 from metarr.web.deps import is_htmx, row_id, services
+from metarr.web.movie_edit import editor_context
 from metarr.web.rendering import not_found, render
 from metarr.web.session import require_login
 
@@ -137,8 +138,11 @@ def movies_page(request: Request) -> HTMLResponse:
 @router.get("/movies/{movie_id}")
 def movie_page(request: Request, movie_id: int) -> HTMLResponse:
     """Everything known about one movie: ids, files, streams, metadata with provenance."""
+    svc = services(request)
     try:
-        movie = services(request).browse.movie(row_id(movie_id, "movie"))
+        movie = svc.browse.movie(row_id(movie_id, "movie"))
+        editor = editor_context(svc, movie)
     except NotFound:
         return not_found(request, f"There is no movie number {movie_id}.")
-    return render(request, "movie.html", {"movie": movie, "artwork_columns": ARTWORK_COLUMNS})
+    context = {"movie": movie, "artwork_columns": ARTWORK_COLUMNS, **editor}
+    return render(request, "movie.html", context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -104,6 +105,19 @@ def breakable(path: str | None) -> Markup:
     return Markup("/<wbr>").join(escape(part) for part in parts)
 
 
+def history_value(value: Any) -> str:
+    """A value of the movie history as one line of text (lists joined, objects as JSON)."""
+    if value is None:
+        return "∅"
+    if isinstance(value, bool):
+        return "locked" if value else "unlocked"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value) or "∅"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 _LAYOUTS = {1: "1.0", 2: "2.0", 3: "2.1", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -136,6 +150,7 @@ templates.env.filters.update(
     relpath=relpath,
     channels=channels,
     breakable=breakable,
+    history_value=history_value,
 )
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
