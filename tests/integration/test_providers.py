@@ -472,6 +472,8 @@ def test_keys_never_reach_logs_or_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # an earlier test may have run configure_logging, which quiets httpx to WARNING
+    caplog.set_level(logging.DEBUG, logger="httpx")
     tmdb: TmdbProvider = build("tmdb", max_retries=1)
     omdb: OmdbProvider = build("omdb")
     runtime.run(tmdb.movie_details(550))
