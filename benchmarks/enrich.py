@@ -692,11 +692,11 @@ def enrich_rows(
             f"{rate:.1f}/s = {share:.0f} % of {args.rate}/s",
             ">= 85 %",
             share >= 85,
-            f"first-to-last request span {span:.1f} s; the client's TMDB limiter also paced "
-            f"{len(tmdb_images):,} TMDB image downloads: {slots / wall:.1f} slots/s "
-            f"= {slots / wall * 100 / args.rate:.0f} % of the limit in all; limiter waits "
-            f"{limiter_api[1]:.0f} s (API, {limiter_api[0]} calls) + {limiter_img[1]:.0f} s "
-            f"(images, {limiter_img[0]} calls) summed over tasks",
+            f"first-to-last request span {span:.1f} s; {len(tmdb_images):,} TMDB image "
+            f"downloads besides ({slots / wall:.1f} requests/s to TMDB hosts in all); "
+            f"limiter waits {limiter_api[1]:.0f} s (API, {limiter_api[0]} calls) + "
+            f"{limiter_img[1]:.0f} s (images, {limiter_img[0]} calls: images are not "
+            "API-limited) summed over tasks",
         )
     )
     tmdb_429 = sum(1 for r in log if r.service == "tmdb" and r.status == 429)
