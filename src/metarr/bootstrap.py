@@ -193,7 +193,14 @@ def build(
         libraries=libraries,
         browse=BrowseService(db),
         scans=scans,
-        health=HealthService(db, data_dir),
+        health=HealthService(
+            db,
+            data_dir,
+            providers=lambda: [
+                {"name": p.name, "state": p.state.value, "message": p.message}
+                for p in providers.statuses()
+            ],
+        ),
         events=events,
         registry=registry,
         queue=queue,

@@ -28,6 +28,9 @@ def test_health_needs_no_key(client: httpx.Client) -> None:
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["data_dir"]["status"] == "ok"
+    # providers are reported (no keys in tests: off, with a message saying what to set)
+    tmdb = next(p for p in body["providers"] if p["name"] == "tmdb")
+    assert tmdb["state"] == "disabled" and "METARR_TMDB_API_KEY" in tmdb["message"]
 
 
 def test_api_key_required(client: httpx.Client) -> None:

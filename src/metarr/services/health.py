@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,16 @@ from metarr.domain.errors import ServiceUnavailable
 class HealthService:
     """Checks what Metarr needs to work."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        *,
+        providers: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.db = db
         self.data_dir = data_dir
+        self._providers = providers
 
     def check(self) -> dict[str, Any]:
         """A report: overall `status` ok/degraded and one entry per check."""
@@ -43,4 +51,13 @@ class HealthService:
                 "error": exc.strerror or str(exc),
             }
         ok = all(c["status"] == "ok" for c in checks.values())
-        return {"status": "ok" if ok else "degraded", "version": __version__, "checks": checks}
+        report: dict[str, Any] = {
+            "status": "ok" if ok else "degraded",
+            "version": __version__,
+            "checks": checks,
+        }
+        if self._providers is not None:
+            # informational: a provider without a key or with an open circuit does not
+            # make Metarr unhealthy (jobs needing it are deferred, not failed)
+            report["providers"] = self._providers()
+        return report
