@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,6 @@ from metarr.testing.library_builder import LibraryBuilder
 from tests.web.test_schedule_ui import UI
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-@pytest.fixture
-def ui(container: Container) -> Iterator[UI]:
-    """Logged in; no workers and no scheduler, so queued jobs stay queued."""
-    app = create_app(container, close_on_shutdown=False, start_workers=False, start_scheduler=False)
-    with TestClient(app) as tc:
-        yield UI(tc, container.api_key)
-
-
-@pytest.fixture
-def movie_id(container: Container, tmp_path: Path) -> int:
-    """One scanned movie (Heat, 1995) with an NFO plot, genres and one actor."""
-    root = tmp_path / "films"
-    LibraryBuilder(root).movie("Heat", 1995, plot="A heist goes wrong.", actors=[("Al", "Vincent")])
-    library = container.libraries.create(name="Films", kind="movies", path=str(root))
-    container.scans.run(container.scans.create(library.id)[0].id)
-    from metarr.services.browse import MovieQuery
-
-    items = container.browse.movies(MovieQuery()).items
-    assert len(items) == 1
-    return items[0].id
 
 
 def field(container: Container, movie_id: int, name: str) -> dict[str, Any]:

@@ -139,6 +139,7 @@ def editor_context(svc: Services, movie: MovieDetail) -> dict[str, Any]:
         "fields": [field_row(movie, name) for name in METADATA_FIELDS],
         "history": history,
         "truncate": TRUNCATE,
+        "movie_id": movie_id,
         "assets": assets,
         "assets_error": assets_error,
         "cast": [a for a in cast if isinstance(a, dict)],

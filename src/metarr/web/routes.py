@@ -8,7 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from metarr.web import auth, libraries, movie_edit, movies, schedules, system, webhooks
+from metarr.web import (
+    auth,
+    libraries,
+    movie_assets,
+    movie_edit,
+    movies,
+    schedules,
+    system,
+    webhooks,
+)
 from metarr.web.activity import router as activity_router
 from metarr.web.deps import is_htmx
 from metarr.web.rendering import STATIC_DIR, page_or_fragment
@@ -30,6 +39,7 @@ def install(app: FastAPI) -> None:
         schedules.router,
         movies.router,
         movie_edit.router,
+        movie_assets.router,
         activity_router,
         webhooks.router,
         system.router,
