@@ -377,18 +377,6 @@ def test_activity_log_section(ui: UI, container: Container, library_id: int) -> 
     assert "No entries match these filters." in none.text
 
 
-def test_without_an_activity_log_the_section_is_left_out(ui: UI, container: Container) -> None:
-    service = container.activity
-    container.activity = None  # type: ignore[assignment]  # an instance built without one
-    try:
-        page = ui.get("/activity")
-        assert page.status_code == 200
-        assert "Activity log" not in page.text and 'id="history"' in page.text
-        assert ui.get("/activity/log", htmx=True).status_code == 404
-    finally:
-        container.activity = service
-
-
 def test_library_page_scan_status_is_ready_for_live_updates(
     ui: UI, container: Container, library_id: int
 ) -> None:

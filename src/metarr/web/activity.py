@@ -16,7 +16,6 @@ from metarr.web.activity_views import (
     STAT_STATUSES,
     ActivityFilters,
     JobView,
-    activity_log,
     history,
     job_view,
     library_names,
@@ -61,9 +60,7 @@ def _history_context(svc: Services, filters: ActivityFilters) -> dict[str, Any]:
 
 
 def _log_context(svc: Services, filters: ActivityFilters) -> dict[str, Any]:
-    log = activity_log(svc)
-    if log is None:
-        return {"filters": filters, "log_enabled": False}
+    log = svc.activity
     error = None
     try:
         items, total = log.list(
@@ -76,7 +73,6 @@ def _log_context(svc: Services, filters: ActivityFilters) -> dict[str, Any]:
         items, total, error = [], 0, str(exc)
     return {
         "filters": filters,
-        "log_enabled": True,
         "log_items": list(items),
         "log_total": total,
         "log_pages": pages(total, LOG_PAGE),
@@ -135,8 +131,6 @@ def log_entries(request: Request) -> HTMLResponse:
         return _page(request)
     svc = services(request)
     filters = ActivityFilters.parse(request.query_params)
-    if activity_log(svc) is None:
-        return not_found(request, "The activity log is not available.")
     return render(
         request,
         "partials/activity_log.html",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from metarr.jobs import Job
@@ -22,30 +21,6 @@ LEVELS = ("info", "warning", "error")
 
 _TARGET = re.compile(r"^library:(\d+)/(.*)$", re.DOTALL)
 _WORD = re.compile(r"^[A-Za-z0-9_.:-]{1,60}$")
-
-
-class ActivityLog(Protocol):
-    """The activity log service, when the container has one."""
-
-    def list(
-        self,
-        kind: str | None = None,
-        level: str | None = None,
-        library_id: int | None = None,
-        since: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[Sequence[Any], int]:
-        """Entries newest first with the total matching the filters."""
-        ...
-
-
-def activity_log(svc: Services) -> ActivityLog | None:
-    """The container's activity log (a field, or `extras["activity"]`), else None."""
-    service = getattr(svc, "activity", None) or svc.extras.get("activity")
-    if service is None or not callable(getattr(service, "list", None)):
-        return None
-    return cast("ActivityLog", service)
 
 
 def _page(value: str) -> int:

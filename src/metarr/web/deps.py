@@ -8,12 +8,14 @@ from fastapi import Request
 
 from metarr.domain.errors import NotFound
 from metarr.jobs import Registry
+from metarr.services.activity import ActivityService
 from metarr.services.browse import BrowseService
 from metarr.services.edit import EditService
 from metarr.services.enrichment import EnrichmentService
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
+from metarr.services.providers import ProviderSettingsService
 from metarr.services.scans import ScanService
 from metarr.services.schedules import ScheduleService
 from metarr.services.webhooks import WebhookService
@@ -45,7 +47,8 @@ class Services(Protocol):
     schedules: ScheduleService
     webhooks: WebhookService
     registry: Registry
-    extras: dict[str, object]
+    providers: ProviderSettingsService
+    activity: ActivityService
 
 
 def services(request: Request) -> Services:
