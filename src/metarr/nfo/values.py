@@ -11,7 +11,7 @@ ITEM_SEPARATOR = " / "
 
 MIN_YEAR = 1850
 MAX_YEAR = 2200
-_MAX_RUNTIME = 10_000  # minutes; anything longer is a unit mix-up, not a film
+MAX_RUNTIME = 10_000  # minutes; anything longer is a unit mix-up, not a film
 
 _PLAIN_INT = re.compile(r"\+?\d{1,15}", re.ASCII)
 _GROUPED_INT = re.compile(r"\d{1,3}(?:[,.' \u00a0\u202f]\d{3})+", re.ASCII)
@@ -124,7 +124,7 @@ def parse_runtime(text: str | None) -> int | None:
         minutes = int(match.group(1)) * 60 + int(match.group(2) or 0)
     elif match := _RUNTIME_CLOCK.fullmatch(value):
         minutes = int(match.group(1)) * 60 + int(match.group(2))
-    if minutes is None or not 0 < minutes <= _MAX_RUNTIME:
+    if minutes is None or not 0 < minutes <= MAX_RUNTIME:
         return None
     return minutes
 
