@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from metarr.domain import pathmap
 from metarr.domain.media import ExternalIds
 
 
@@ -205,78 +206,19 @@ class MappedPath:
     mapping: PathMapping | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Split:
-    anchor: str  # "/", "C:" or "//server"
-    parts: tuple[str, ...]
-    windows: bool
-
-    def key(self) -> tuple[str, tuple[str, ...]]:
-        """Comparable form: Windows paths compare without case."""
-        if self.windows:
-            return self.anchor.casefold(), tuple(p.casefold() for p in self.parts)
-        return self.anchor, self.parts
-
-
-_DRIVE_RE = re.compile(r"^[A-Za-z]:(?:[\\/]|$)")
-
-
 def is_windows_path(path: str) -> bool:
     """True for `C:\\...`, `C:/...` and UNC `\\\\server\\share` paths."""
-    return bool(_DRIVE_RE.match(path)) or path.startswith("\\\\")
+    return pathmap.is_windows_path(path)
 
 
 def is_absolute_manager_path(path: str) -> bool:
     """True for an absolute POSIX or Windows path (what a downloader reports)."""
-    return path.startswith("/") or is_windows_path(path)
-
-
-def _split(path: str) -> _Split:
-    windows = is_windows_path(path)
-    text = path.replace("\\", "/") if windows else path
-    if windows and text.startswith("//"):
-        anchor, rest = "//", text[2:]
-    elif windows:
-        anchor, rest = text[:2].upper(), text[2:]
-    elif text.startswith("/"):
-        anchor, rest = "/", text
-    else:
-        anchor, rest = "", text
-    parts: list[str] = []
-    for part in rest.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    if anchor == "//" and parts:  # a UNC share's server is part of the anchor
-        anchor, parts = "//" + parts[0], parts[1:]
-    return _Split(anchor, tuple(parts), windows)
-
-
-def _join(split: _Split) -> str:
-    if split.anchor in ("/", ""):
-        return split.anchor + "/".join(split.parts)
-    if split.anchor.startswith("//"):
-        return "/".join((split.anchor, *split.parts))
-    return split.anchor + "/" + "/".join(split.parts)
+    return path.startswith("/") or pathmap.is_windows_path(path)
 
 
 def normalize_manager_path(path: str) -> str:
     """One spelling per folder: forward slashes, no trailing slash, `.`/`..` resolved."""
-    return _join(_split(path.strip()))
-
-
-def _prefix_len(prefix: _Split, path: _Split) -> int | None:
-    """Components of `prefix` when it is a whole-component prefix of `path`, else None."""
-    if prefix.windows != path.windows:
-        return None
-    (p_anchor, p_parts), (anchor, parts) = prefix.key(), path.key()
-    if p_anchor != anchor or len(p_parts) > len(parts):
-        return None
-    return len(p_parts) if parts[: len(p_parts)] == p_parts else None
+    return pathmap.normalize_path(path, native=False)
 
 
 def map_manager_path(path: str, mappings: Iterable[PathMapping]) -> MappedPath:
@@ -284,31 +226,17 @@ def map_manager_path(path: str, mappings: Iterable[PathMapping]) -> MappedPath:
 
     `/data/movies` never matches `/data/movies-4k`; Windows paths (`D:\\Movies\\X`)
     match case-insensitively. Without a matching mapping the path is used as is
-    (normalized).
+    (normalized, forward slashes). The rules are those of `domain.pathmap`.
     """
-    target = _split(path.strip())
-    best: tuple[int, PathMapping] | None = None
-    for mapping in mappings:
-        length = _prefix_len(_split(mapping.from_path), target)
-        if length is not None and (best is None or length > best[0]):
-            best = (length, mapping)
-    if best is None:
-        return MappedPath(_join(target), None)
-    length, mapping = best
-    rest = target.parts[length:]
-    base = mapping.to_path.rstrip("/") or "/"
-    if not rest:
-        return MappedPath(base, mapping)
-    return MappedPath(base.rstrip("/") + "/" + "/".join(rest), mapping)
+    result = pathmap.map_path(path, mappings)
+    if result.rule is None:
+        return MappedPath(normalize_manager_path(path), None)
+    return MappedPath(result.path, result.rule)
 
 
 def relative_to_root(path: str, root: str) -> str | None:
     """`path` relative to `root` (whole components, `/`-joined; "" when equal), else None."""
-    target, base = _split(path), _split(root)
-    length = _prefix_len(base, target)
-    if length is None:
-        return None
-    return "/".join(target.parts[length:])
+    return pathmap.relative_to(path, root)
 
 
 def find_library(path: str, roots: Sequence[tuple[int, str]]) -> tuple[int, str] | None:
@@ -318,7 +246,7 @@ def find_library(path: str, roots: Sequence[tuple[int, str]]) -> tuple[int, str]
         rel = relative_to_root(path, root)
         if rel is None:
             continue
-        depth = len(_split(root).parts)
+        depth = len(pathmap.split_path(root).parts)
         if best is None or depth > best[0]:
             best = (depth, library_id, rel)
     return (best[1], best[2]) if best else None
