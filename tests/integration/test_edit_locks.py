@@ -12,11 +12,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from metarr.bootstrap import Container
 from metarr.db import scan_store
 from metarr.db.scan_store import MovieWrite
+from metarr.db.tables import MovieRow
 from metarr.domain.fields import automated_changes
+from metarr.services.browse import MovieQuery
 from metarr.testing.library_builder import LibraryBuilder
 from tests.conftest import wait_scan
 
@@ -185,3 +188,28 @@ def test_property_locked_fields_keep_the_users_value(
         for f, v in user_value.items():
             assert detail.metadata[f]["locked"] is True
             assert detail.metadata[f]["value"] == v
+
+
+def test_edits_keep_the_list_columns_in_step(
+    container: Container, tmp_path: Path, templates: Path
+) -> None:
+    root = tmp_path / "lib"
+    LibraryBuilder(root, templates_dir=templates).movie("The Matrix", 1999, tmdb=603)
+    lib = container.libraries.create(name="M", kind="movies", path=str(root))
+    run, _ = container.scans.create(lib.id)
+    assert container.scans.run(run.id).status == "succeeded"
+
+    def columns() -> tuple[str | None, int | None, str]:
+        with container.db.session() as s:
+            row = s.scalars(select(MovieRow)).one()
+            return row.title, row.year, row.sort_key
+
+    movie_id = container.browse.movies(MovieQuery()).items[0].id
+    assert columns() == ("The Matrix", 1999, "matrix")
+    container.edit.patch(movie_id, {"sort_title": "Matrix 1", "title": "The Matrix (Remaster)"})
+    assert columns() == ("The Matrix (Remaster)", 1999, "matrix 1")
+    container.edit.patch(movie_id, {"year": None, "premiered": "2001-05-04"})
+    assert columns() == ("The Matrix (Remaster)", 2001, "matrix 1")  # the premiered year
+    container.edit.reset(movie_id, "sort_title")
+    container.edit.patch(movie_id, {"title": None, "premiered": None})
+    assert columns() == ("The Matrix", 1999, "matrix")  # back to the NFO / parsed name

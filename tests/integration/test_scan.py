@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from metarr.bootstrap import Container
 from metarr.db.tables import LockRow, MediaFileRow, MetadataFieldRow, MovieRow
@@ -378,3 +378,69 @@ def test_interrupted_scan_leaves_consistent_state(
             assert n_files == 4  # mkv, nfo, poster, fanart
     stats = scan(container, lib.id)
     assert stats["added"] == 4 and stats["unchanged"] == 3
+
+
+def test_sort_title_and_premiered_from_the_nfo_set_the_list_columns(
+    container: Container, builder: LibraryBuilder, lib_root: Path
+) -> None:
+    builder.movie(
+        "The Abyss",
+        1989,
+        nfo="<movie><title>The Abyss</title><sorttitle>Zzz Abyss</sorttitle>"
+        "<premiered>1989-08-09</premiered></movie>",
+    )
+    builder.movie("The Birds", 1963, nfo=False)
+    lib = container.libraries.create(name="L", kind="movies", path=str(lib_root))
+    scan(container, lib.id)
+    with container.db.session() as s:
+        rows = {r.title: (r.year, r.sort_key) for r in s.scalars(select(MovieRow))}
+    assert rows == {"The Abyss": (1989, "zzz abyss"), "The Birds": (1963, "birds")}
+    page = container.browse.movies(MovieQuery(sort="title"))
+    assert [m.title for m in page.items] == ["The Birds", "The Abyss"]
+
+
+def test_rescan_statements_do_not_grow_with_changed_movies(
+    container: Container, builder: LibraryBuilder, lib_root: Path
+) -> None:
+    """Stored state of changed movies is read and written per batch, not per movie."""
+    for i in range(12):
+        builder.movie(f"Film {i}", 2000 + i, tmdb=100 + i, imdb=f"tt{1000000 + i}")
+    lib = container.libraries.create(name="L", kind="movies", path=str(lib_root))
+    scan(container, lib.id)
+    scanner = LibraryScanner(container.db, container.scans.prober)
+
+    def change(numbers: range) -> None:
+        for i in numbers:  # even: a new genre in the NFO; odd: a replaced video
+            base = lib_root / f"Film {i} ({2000 + i})" / f"Film {i} ({2000 + i})"
+            if i % 2 == 0:
+                nfo = base.with_suffix(".nfo")
+                nfo.write_text(
+                    nfo.read_text(encoding="utf-8").replace("Drama", "Comedy"), encoding="utf-8"
+                )
+                os.utime(nfo, ns=(1, 1_700_000_000_000_000_000 + i))
+            else:
+                with open(base.with_suffix(".mkv"), "ab") as fh:
+                    fh.write(b"\0" * 16)
+
+    def statements_of_a_rescan() -> tuple[int, dict[str, Any]]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(args[2])
+
+        event.listen(container.db.engine, "before_cursor_execute", count)
+        try:
+            stats = scanner.scan(lib.id, str(lib_root), [])
+        finally:
+            event.remove(container.db.engine, "before_cursor_execute", count)
+        return len(seen), stats.as_dict()
+
+    change(range(0, 2))
+    few, few_stats = statements_of_a_rescan()
+    change(range(2, 10))
+    many, many_stats = statements_of_a_rescan()
+    assert (few_stats["updated"], many_stats["updated"]) == (2, 8)
+    assert many == few
+    film4 = movie_by_title(container, "Film 4")
+    assert film4.metadata["genres"]["value"] == ["Comedy"]
+    assert film4.summary.ids == {"tmdb": 104, "imdb": "tt1000004", "tvdb": None}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, update
 
 from metarr.db.tables import (
     Base,
@@ -150,15 +150,13 @@ def load_kept_ids(
 ) -> dict[int, dict[str, tuple[str, str]]]:
     """Ids set by a person, a webhook or a provider: a rescan keeps them."""
     out: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
-    ids = list(movie_ids)
-    if not ids:
-        return out
-    for r in conn.execute(
-        select(IDS.c.movie_id, IDS.c.provider, IDS.c.value, IDS.c.source).where(
-            IDS.c.movie_id.in_(ids), IDS.c.source.in_(("user", "webhook", "provider"))
-        )
-    ):
-        out[r.movie_id][r.provider] = (r.value, r.source)
+    for chunk in _chunks(list(movie_ids)):
+        for movie_id, provider, value, source in conn.execute(
+            select(IDS.c.movie_id, IDS.c.provider, IDS.c.value, IDS.c.source).where(
+                IDS.c.movie_id.in_(chunk), IDS.c.source.in_(("user", "webhook", "provider"))
+            )
+        ):
+            out[movie_id][provider] = (value, source)
     return out
 
 
@@ -166,19 +164,19 @@ def load_fields_and_locks(
     conn: Connection, movie_ids: Iterable[int]
 ) -> tuple[dict[int, dict[str, Any]], dict[int, set[str]]]:
     """Current metadata values and locks of the given movies."""
-    ids = list(movie_ids)
     fields: dict[int, dict[str, Any]] = defaultdict(dict)
     locks: dict[int, set[str]] = defaultdict(set)
-    if not ids:
-        return fields, locks
-    for r in conn.execute(
-        select(FIELDS.c.movie_id, FIELDS.c.field, FIELDS.c.value).where(FIELDS.c.movie_id.in_(ids))
-    ):
-        fields[r.movie_id][r.field] = r.value
-    for lock in conn.execute(
-        select(LOCKS.c.movie_id, LOCKS.c.target).where(LOCKS.c.movie_id.in_(ids))
-    ):
-        locks[lock.movie_id].add(lock.target)
+    for chunk in _chunks(list(movie_ids)):
+        for movie_id, name, value in conn.execute(
+            select(FIELDS.c.movie_id, FIELDS.c.field, FIELDS.c.value).where(
+                FIELDS.c.movie_id.in_(chunk)
+            )
+        ):
+            fields[movie_id][name] = value
+        for movie_id, target in conn.execute(
+            select(LOCKS.c.movie_id, LOCKS.c.target).where(LOCKS.c.movie_id.in_(chunk))
+        ):
+            locks[movie_id].add(target)
     return fields, locks
 
 
@@ -202,26 +200,29 @@ def write_movies(
 ) -> None:
     """Persist a batch of changed movies (caller owns the transaction).
 
-    Statements are batched across the whole batch (executemany), because a first
+    Statements are batched across the whole batch (executemany), and what is
+    stored is read with one query per table for the whole batch, because a first
     scan writes tens of thousands of rows and per-movie round trips dominate.
     """
     new = [w for w in writes if w.movie_id is None]
     old = [w for w in writes if w.movie_id is not None]
     if new:
+        # ids are matched by key (unique in a library): asking for RETURNING rows in
+        # parameter order makes SQLAlchemy insert row by row on SQLite
         rows = conn.execute(
-            insert(MOVIES).returning(MOVIES.c.id, sort_by_parameter_order=True),
+            insert(MOVIES).returning(MOVIES.c.id, MOVIES.c.key),
             [
                 {"library_id": library_id, "created_at": now, "updated_at": now, "monitored": True}
                 | w.values
                 for w in new
             ],
         ).all()
-        for w, r in zip(new, rows, strict=True):
-            w.movie_id = r.id
-    for w in old:
-        conn.execute(
-            update(MOVIES).where(MOVIES.c.id == w.movie_id).values(updated_at=now, **w.values)
-        )
+        by_key = {r.key: r.id for r in rows}
+        for w in new:
+            w.movie_id = by_key[w.values["key"]]
+    _update_rows(
+        conn, MOVIES, [{"id": w.movie_id, "updated_at": now} | w.values for w in old], by=("id",)
+    )
     _write_files(conn, library_id, writes, {id(w) for w in new}, now)
     _write_ids(conn, writes, {id(w) for w in new}, now)
     _write_fields(conn, writes, now)
@@ -230,6 +231,25 @@ def write_movies(
 def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _update_rows(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, by: tuple[str, ...]
+) -> None:
+    """UPDATE many rows with executemany: `by` columns select the row, the rest are set.
+
+    Rows setting different columns go in separate statements (one per column set).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(k for k in row if k not in by))].append(row)
+    # the WHERE parameters are renamed: a bound name may not be a column being SET
+    where = [table.c[col] == bindparam(f"by_{col}") for col in by]
+    for columns, group in groups.items():
+        conn.execute(
+            update(table).where(*where).values({c: bindparam(c) for c in columns}),
+            [{f"by_{col}": row[col] for col in by} | {c: row[c] for c in columns} for row in group],
+        )
 
 
 def _ids_by_path(conn: Connection, library_id: int, paths: list[str]) -> dict[str, int]:
@@ -261,19 +281,22 @@ def _write_files(
     new_ids: set[int],
     now: datetime,
 ) -> None:
-    for w in writes:
-        if id(w) in new_ids:
-            continue  # a new movie has no files yet
-        paths = [f.path for f in w.files]
-        # files this movie no longer has
-        conn.execute(
-            delete(FILES).where(FILES.c.movie_id == w.movie_id, FILES.c.path.not_in(paths))
-            if paths
-            else delete(FILES).where(FILES.c.movie_id == w.movie_id)
-        )
+    # files the batch's known movies no longer have (a new movie has no files yet)
+    old = [w.movie_id for w in writes if id(w) not in new_ids]
+    keep = {(w.movie_id, f.path) for w in writes if id(w) not in new_ids for f in w.files}
+    gone: list[int] = []
+    for chunk in _chunks(old):
+        for file_id, movie_id, path in conn.execute(
+            select(FILES.c.id, FILES.c.movie_id, FILES.c.path).where(FILES.c.movie_id.in_(chunk))
+        ):
+            if (movie_id, path) not in keep:
+                gone.append(file_id)
+    for chunk in _chunks(gone):
+        conn.execute(delete(FILES).where(FILES.c.id.in_(chunk)))
     all_paths = [f.path for w in writes for f in w.files]
     existing = _ids_by_path(conn, library_id, all_paths)
     inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     probed: list[tuple[str, ProbeResult]] = []
     for w in writes:
         for f in w.files:
@@ -303,14 +326,16 @@ def _write_files(
                     | values
                 )
             else:
-                conn.execute(update(FILES).where(FILES.c.id == file_id).values(**values))
+                updates.append({"id": file_id} | values)
+    _update_rows(conn, FILES, updates, by=("id",))
     if inserts:
         conn.execute(insert(FILES), inserts)
     if not probed:
         return
-    ids = _ids_by_path(conn, library_id, [p for p, _ in probed])
-    for chunk in _chunks(list(ids.values())):
+    # only files stored before this batch can have streams to replace
+    for chunk in _chunks([existing[p] for p, _ in probed if p in existing]):
         conn.execute(delete(STREAMS).where(STREAMS.c.file_id.in_(chunk)))
+    ids = existing | _ids_by_path(conn, library_id, [p for p, _ in probed if p not in existing])
     stream_rows = [
         {
             "file_id": ids[path],
@@ -348,44 +373,42 @@ def _probe_values(probe: ProbeResult) -> dict[str, Any]:
 def _write_ids(
     conn: Connection, writes: list[MovieWrite], new_ids: set[int], now: datetime
 ) -> None:
+    current: dict[int, dict[str, tuple[str, str]]] = defaultdict(dict)
+    for chunk in _chunks([w.movie_id for w in writes if id(w) not in new_ids]):
+        for movie_id, provider, value, source in conn.execute(
+            select(IDS.c.movie_id, IDS.c.provider, IDS.c.value, IDS.c.source).where(
+                IDS.c.movie_id.in_(chunk)
+            )
+        ):
+            current[movie_id][provider] = (value, source)
+    stale: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for w in writes:
-        current: dict[str, tuple[str, str]] = {}
-        if id(w) not in new_ids:
-            current = {
-                r.provider: (r.value, r.source)
-                for r in conn.execute(
-                    select(IDS.c.provider, IDS.c.value, IDS.c.source).where(
-                        IDS.c.movie_id == w.movie_id
-                    )
-                )
-            }
-        stale = [p for p in current if p not in w.ids]
-        if stale:
-            conn.execute(delete(IDS).where(IDS.c.movie_id == w.movie_id, IDS.c.provider.in_(stale)))
+        stored = current.get(w.movie_id, {}) if w.movie_id is not None else {}
+        stale += [{"by_movie_id": w.movie_id, "by_provider": p} for p in stored if p not in w.ids]
         for provider, (value, source) in w.ids.items():
-            if provider not in current:
-                inserts.append(
-                    {
-                        "movie_id": w.movie_id,
-                        "provider": provider,
-                        "value": value,
-                        "source": source,
-                        "updated_at": now,
-                    }
-                )
-            elif current[provider] != (value, source):
-                conn.execute(
-                    update(IDS)
-                    .where(IDS.c.movie_id == w.movie_id, IDS.c.provider == provider)
-                    .values(value=value, source=source, updated_at=now)
-                )
+            row = {"movie_id": w.movie_id, "provider": provider, "value": value, "source": source}
+            if provider not in stored:
+                inserts.append(row | {"updated_at": now})
+            elif stored[provider] != (value, source):
+                updates.append(row | {"updated_at": now})
+    if stale:
+        conn.execute(
+            delete(IDS).where(
+                IDS.c.movie_id == bindparam("by_movie_id"),
+                IDS.c.provider == bindparam("by_provider"),
+            ),
+            stale,
+        )
+    _update_rows(conn, IDS, updates, by=("movie_id", "provider"))
     if inserts:
         conn.execute(insert(IDS), inserts)
 
 
 def _write_fields(conn: Connection, writes: list[MovieWrite], now: datetime) -> None:
     inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for w in writes:
         for change in w.field_changes:
@@ -400,22 +423,15 @@ def _write_fields(conn: Connection, writes: list[MovieWrite], now: datetime) -> 
                     "new": change.new,
                 }
             )
-            if change.old is None:
-                inserts.append(
-                    {
-                        "movie_id": w.movie_id,
-                        "field": change.field,
-                        "value": change.new,
-                        "source": w.field_source,
-                        "updated_at": now,
-                    }
-                )
-            else:
-                conn.execute(
-                    update(FIELDS)
-                    .where(FIELDS.c.movie_id == w.movie_id, FIELDS.c.field == change.field)
-                    .values(value=change.new, source=w.field_source, updated_at=now)
-                )
+            row = {
+                "movie_id": w.movie_id,
+                "field": change.field,
+                "value": change.new,
+                "source": w.field_source,
+                "updated_at": now,
+            }
+            (inserts if change.old is None else updates).append(row)
+    _update_rows(conn, FIELDS, updates, by=("movie_id", "field"))
     if inserts:
         conn.execute(insert(FIELDS), inserts)
     if history:
@@ -455,16 +471,9 @@ def write_orphans(
             )
     if not files:
         return
-    paths = [f.path for f in files]
-    existing = {
-        r.path: r.id
-        for r in conn.execute(
-            select(FILES.c.path, FILES.c.id).where(
-                FILES.c.library_id == library_id, FILES.c.path.in_(paths)
-            )
-        )
-    }
-    inserts = []
+    existing = _ids_by_path(conn, library_id, [f.path for f in files])
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for f in files:
         values = {
             "movie_id": None,
@@ -480,7 +489,7 @@ def write_orphans(
             "updated_at": now,
         }
         if f.path in existing:
-            conn.execute(update(FILES).where(FILES.c.id == existing[f.path]).values(**values))
+            updates.append({"id": existing[f.path]} | values)
         else:
             inserts.append(
                 {
@@ -496,5 +505,6 @@ def write_orphans(
                 }
                 | values
             )
+    _update_rows(conn, FILES, updates, by=("id",))
     if inserts:
         conn.execute(insert(FILES), inserts)

@@ -22,7 +22,7 @@ from metarr.db.engine import Database
 from metarr.db.scan_store import FileWrite, KnownMovie, LibraryState, MovieWrite
 from metarr.domain.discovery import ClassifiedFile, MovieUnit, discover
 from metarr.domain.fields import automated_changes, info_to_fields
-from metarr.domain.identity import decide_identity, sort_key
+from metarr.domain.identity import decide_identity
 from metarr.domain.ignore import IgnoreMatcher
 from metarr.domain.media import (
     ExternalIds,
@@ -34,6 +34,7 @@ from metarr.domain.media import (
 )
 from metarr.domain.naming import ids_from_name
 from metarr.domain.ports import Prober
+from metarr.domain.titles import display_title
 from metarr.media.names import guess_movie
 from metarr.nfo import read_nfo
 from metarr.storage.hashing import quick_hash
@@ -97,6 +98,17 @@ class _Pending:
     unit: MovieUnit
     known: KnownMovie | None
     probes: dict[str, Future[tuple[str | None, ProbeResult | None]]]
+
+
+@dataclass(slots=True)
+class _Read:
+    """A changed movie once its files are hashed/probed, its NFOs read and its row found."""
+
+    unit: MovieUnit
+    known: KnownMovie | None  # None: a new movie
+    files: list[FileWrite]
+    nfos: list[tuple[str, NfoDocument]]
+    name_ids: ExternalIds
 
 
 class LibraryScanner:
@@ -166,19 +178,19 @@ class LibraryScanner:
                 _Pending(unit, known, self._submit_probes(pool, root, unit, state))
                 for unit, known in dirty
             ]
-            batch: list[MovieWrite] = []
-            for done, item in enumerate(pending, start=1):
-                if self._should_cancel():
-                    for p in pending:
-                        for fut in p.probes.values():
-                            fut.cancel()
-                    raise ScanCancelled()
-                batch.append(self._prepare(root, item, state, vanished, claimed, stats))
-                if len(batch) >= opts.batch_size:
-                    self._flush(library_id, batch)
-                    batch = []
-                self._progress("reading", done, total)  # the listener throttles
-            self._flush(library_id, batch)
+            done, size = 0, max(1, opts.batch_size)
+            for start in range(0, total, size):
+                batch: list[_Read] = []
+                for item in pending[start : start + size]:
+                    if self._should_cancel():
+                        for p in pending:
+                            for fut in p.probes.values():
+                                fut.cancel()
+                        raise ScanCancelled()
+                    batch.append(self._read(root, item, state, vanished, claimed, stats))
+                    done += 1
+                    self._progress("reading", done, total)  # the listener throttles
+                self._flush(library_id, self._prepare(batch))
         self._progress("writing", total, total)
 
         now = self._clock()
@@ -244,7 +256,7 @@ class LibraryScanner:
             log.exception("prober crashed on %s", path)
             return digest, ProbeResult(ok=False, error=f"prober crashed: {exc}")
 
-    def _prepare(
+    def _read(
         self,
         root: str,
         item: _Pending,
@@ -252,7 +264,8 @@ class LibraryScanner:
         vanished: dict[str, KnownMovie],
         claimed: set[int],
         stats: ScanStats,
-    ) -> MovieWrite:
+    ) -> _Read:
+        """Collect one changed movie's files (hashes, probes) and NFOs; find its stored row."""
         unit, known = item.unit, item.known
         files: list[FileWrite] = []
         main_hashes: list[str] = []
@@ -299,29 +312,48 @@ class LibraryScanner:
             else:
                 stats.updated += 1
             claimed.add(known.id)
+        return _Read(unit, known, files, nfos, name_ids)
 
-        hint = (
-            self.options.hint_ids if self.options.scope and unit.key == self.options.scope else None
-        )
+    def _prepare(self, batch: list[_Read]) -> list[MovieWrite]:
+        """Decide identity, metadata and list columns of a batch of read movies.
+
+        What is stored for the batch's known movies (kept ids, metadata, locks) is
+        loaded with one query each for the whole batch: a new movie has nothing yet.
+        """
+        known_ids = [r.known.id for r in batch if r.known is not None]
         kept: dict[int, dict[str, tuple[str, str]]] = {}
         current: dict[int, dict[str, Any]] = {}
         locks: dict[int, set[str]] = {}
-        if known is not None:  # a new movie has nothing stored yet: no query
+        if known_ids:
             with self.db.engine.connect() as conn:
-                kept = scan_store.load_kept_ids(conn, [known.id])
-                current, locks = scan_store.load_fields_and_locks(conn, [known.id])
-        decision = decide_identity(
-            nfos=nfos,
-            name_ids=name_ids,
-            hint_ids=hint,
-            kept=kept.get(known.id) if known else None,
+                kept = scan_store.load_kept_ids(conn, known_ids)
+                current, locks = scan_store.load_fields_and_locks(conn, known_ids)
+        return [
+            self._movie_write(
+                r,
+                kept.get(r.known.id) if r.known else None,
+                current.get(r.known.id, {}) if r.known else {},
+                locks.get(r.known.id, set()) if r.known else set(),
+            )
+            for r in batch
+        ]
+
+    def _movie_write(
+        self,
+        read: _Read,
+        kept: dict[str, tuple[str, str]] | None,
+        cur: dict[str, Any],
+        locks: set[str],
+    ) -> MovieWrite:
+        """What to store for one movie, given what is stored for it now."""
+        unit, known, nfos = read.unit, read.known, read.nfos
+        hint = (
+            self.options.hint_ids if self.options.scope and unit.key == self.options.scope else None
         )
+        decision = decide_identity(nfos=nfos, name_ids=read.name_ids, hint_ids=hint, kept=kept)
         primary = next((d for _, d in nfos if d.kind == "movie" and d.info.title), None)
         info = primary.info if primary else MovieInfo()
-        cur = current.get(known.id, {}) if known else {}
-        changes = automated_changes(
-            cur, info_to_fields(info), locks.get(known.id, set()) if known else set()
-        )
+        changes = automated_changes(cur, info_to_fields(info), locks)
 
         # the guessit parse is cached per names + size + mtime of the main video
         main = unit.main_videos()[0] if unit.main_videos() else None
@@ -340,16 +372,15 @@ class LibraryScanner:
         final = dict(cur)
         for ch in changes:
             final[ch.field] = ch.new
-        title = final.get("title") or parsed_title
-        year = final.get("year") or parsed_year
+        shown = display_title(final, parsed_title, parsed_year)
         values: dict[str, Any] = {
             "key": unit.key,
             "folder": unit.folder,
             "basename": unit.basename,
             "disc": unit.disc.value if unit.disc else None,
-            "title": title,
-            "year": year,
-            "sort_key": sort_key(title),
+            "title": shown.title,
+            "year": shown.year,
+            "sort_key": shown.sort_key,
             "status": decision.status.value,
             "review_reason": decision.review_reason,
             "parsed_title": parsed_title,
@@ -372,7 +403,7 @@ class LibraryScanner:
         return MovieWrite(
             movie_id=known.id if known else None,
             values=values,
-            files=files,
+            files=read.files,
             ids={t: (str(v), s) for t, (v, s) in id_values.items()},
             field_changes=changes,
         )

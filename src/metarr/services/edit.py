@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from metarr.db.engine import Database
 from metarr.db.tables import HistoryRow, LockRow, MetadataFieldRow, MovieRow
 from metarr.domain.errors import InvalidInput, NotFound
-from metarr.domain.identity import sort_key
 from metarr.domain.media import METADATA_FIELDS, ArtworkType
+from metarr.domain.titles import display_title
 
 # What else a person can lock besides metadata fields.
 EXTRA_LOCK_TARGETS = ("cast_order", *(f"asset:{t.value}" for t in ArtworkType))
@@ -309,8 +309,6 @@ class EditService:
         s.flush()
         row = s.get(MovieRow, movie_id)
         assert row is not None
-        fields = EditService._fields(s, movie_id)
-        row.title = fields.get("title") or row.parsed_title
-        row.year = fields.get("year") or row.parsed_year
-        row.sort_key = sort_key(fields.get("sort_title") or row.title)
+        shown = display_title(EditService._fields(s, movie_id), row.parsed_title, row.parsed_year)
+        row.title, row.year, row.sort_key = shown.title, shown.year, shown.sort_key
         row.updated_at = datetime.now(UTC)
