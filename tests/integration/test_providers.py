@@ -452,7 +452,10 @@ def test_provider_without_key_is_disabled_with_a_clear_message(
     try:
         status = providers.tmdb.status()
         assert status.state is ProviderState.DISABLED
-        assert status.message == "tmdb has no API key: set METARR_TMDB_API_KEY to enable it"
+        assert status.message == (
+            "tmdb has no API key: set one on the Providers page "
+            "or in METARR_TMDB_API_KEY to enable it"
+        )
         assert [p.name for p in providers.enabled()] == ["omdb"]
 
         with pytest.raises(ProviderDisabled, match="METARR_TMDB_API_KEY"):

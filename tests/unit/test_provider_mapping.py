@@ -147,7 +147,7 @@ def test_legacy_riddick_payload_with_string_numbers() -> None:
     assert info.set == MovieSet(name="The Chronicles of Riddick Collection", tmdb=2794)
     assert details.collection == info.set
     assert [t.key for t in details.trailers] == ["zH3O-CeZckE", "F1Dm9zRogpE"]
-    assert info.trailer == "plugin://plugin.video.youtube/?action=play_video&videoid=zH3O-CeZckE"
+    assert info.trailer == "plugin://plugin.video.youtube/play/?video_id=zH3O-CeZckE"
     assert "Riddick 3" in details.alternative_titles
     vote_averages = [a.vote_average for a in details.assets if a.type is ArtworkType.POSTER]
     assert all(isinstance(v, float) for v in vote_averages)  # strings parsed
@@ -413,7 +413,8 @@ def test_config_from_env_and_disabled_reason() -> None:
     assert not fanart.active
     assert fanart.base_url == "https://webservice.fanart.tv/v3"
     assert fanart.disabled_reason() == (
-        "fanart has no API key: set METARR_FANART_API_KEY to enable it"
+        "fanart has no API key: set one on the Providers page "
+        "or in METARR_FANART_API_KEY to enable it"
     )
     off = ProviderConfig.from_env(
         "omdb", {"METARR_OMDB_API_KEY": "x", "METARR_OMDB_ENABLED": "false"}

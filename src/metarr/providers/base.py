@@ -29,6 +29,7 @@ from metarr.jobs.retry import Backoff
 from metarr.providers.cache import MemoryResponseCache, ResponseCache, cache_key
 from metarr.providers.ratelimit import RateLimiters, Sleep
 from metarr.providers.settings import ProviderConfig
+from metarr.providers.usage import ProviderUsage, UsageKind
 
 log = logging.getLogger("metarr.providers")
 
@@ -228,6 +229,7 @@ class ProviderDeps:
     sleep: Sleep = asyncio.sleep
     rand: Callable[[], float] = random.random
     user_agent: str = "Metarr/0.1"
+    usage: ProviderUsage = field(default_factory=ProviderUsage)  # requests, 429s, errors
 
 
 def parse_payload(model: type[M], data: Any, *, provider: str) -> M:
@@ -297,7 +299,9 @@ class ProviderHttp:
             cached = self.deps.cache.get(key)
             if cached is not None:
                 try:
-                    return json.loads(cached)
+                    data = json.loads(cached)
+                    self._count("cache_hits")
+                    return data
                 except ValueError:
                     log.warning("%s: dropping an unreadable cached response", self.provider)
         body = await self._fetch(path, pairs)
@@ -354,6 +358,9 @@ class ProviderHttp:
             self._loop = loop
         return self._client
 
+    def _count(self, kind: UsageKind) -> None:
+        self.deps.usage.count(self.provider, kind)
+
     def _verdict(self, status: int, body: bytes) -> Verdict:
         if self.rule is not None:
             verdict = self.rule(status, body)
@@ -391,10 +398,13 @@ class ProviderHttp:
                 started = time.monotonic()
                 try:
                     self.requests_sent += 1
+                    self._count("requests")
                     response = await client.get(url, params=query, headers=headers)
                 except httpx.TimeoutException as exc:
+                    self._count("errors")
                     problem, cause = f"timed out after {self.config.timeout:g}s", exc
                 except httpx.InvalidURL as exc:  # not an HTTPError: a bad base URL
+                    self._count("errors")
                     settled = True
                     self.breaker.release()
                     raise InvalidInput(
@@ -402,6 +412,7 @@ class ProviderHttp:
                         field=f"{self.config.env_prefix}BASE_URL",
                     ) from exc
                 except httpx.HTTPError as exc:
+                    self._count("errors")
                     problem, cause = f"request failed ({type(exc).__name__})", exc
                 else:
                     status, body = response.status_code, response.content
@@ -418,10 +429,13 @@ class ProviderHttp:
                         self.breaker.record_success()
                         return body
                     if verdict in ("auth", "not_found", "invalid"):
+                        if verdict != "not_found":
+                            self._count("errors")
                         settled = True
                         self.breaker.record_success()  # it answered: the service is up
                         self._raise_for(verdict, status, body, display)
                     if verdict == "rate_limited":
+                        self._count("rate_limited")
                         pause = parse_retry_after(response.headers.get("Retry-After"))
                         if pause is None:
                             pause = self.deps.backoff.delay(attempt, self.deps.rand)
@@ -435,6 +449,7 @@ class ProviderHttp:
                         log.info("%s: 429 on %s, waiting %.2fs as asked", name, display, pause)
                         await self.deps.sleep(pause)
                         continue
+                    self._count("errors")
                     problem = self._message(status, body)
                     hint = parse_retry_after(response.headers.get("Retry-After"))
                 if attempt > self.config.max_retries:
@@ -466,8 +481,8 @@ class ProviderHttp:
         message = self._message(status, body)
         if verdict == "auth":
             self.key_invalid = (
-                f"{self.title} refused the API key ({message}); "
-                f"set a valid one in {self.config.env_prefix}API_KEY"
+                f"{self.title} refused the API key ({message}); set a valid one "
+                f"on the Providers page or in {self.config.env_prefix}API_KEY"
             )
             log.warning("%s: %s", self.provider, self.key_invalid)
             raise ProviderAuthFailed(self.key_invalid, provider=self.provider)
@@ -525,6 +540,11 @@ class Provider(ABC):
     def response_rule(self, status: int, body: bytes) -> Verdict | None:
         """Provider-specific meaning of a response (None = use the HTTP status)."""
         return None
+
+    def mark_key_invalid(self, message: str | None) -> None:
+        """Record a key test's verdict: `message` marks the key invalid, None clears it."""
+        if self._http is not None:
+            self._http.key_invalid = message
 
     @property
     def http(self) -> ProviderHttp:

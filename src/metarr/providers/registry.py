@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 
 from metarr.providers.base import Capability, Provider, ProviderDeps, ProviderStatus
@@ -49,6 +50,10 @@ class ProviderRegistry:
             built[name] = cls(config, shared)
         return Providers(built)
 
+    def build_one(self, config: ProviderConfig, deps: ProviderDeps) -> Provider:
+        """A new instance of provider `config.name` (settings changed, or a key test)."""
+        return self.get(config.name)(config, deps)
+
 
 def default_registry() -> ProviderRegistry:
     """TMDB, fanart.tv and OMDb - one line per provider."""
@@ -64,6 +69,17 @@ class Providers:
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = dict(providers)
+        self._lock = threading.Lock()
+
+    def replace(self, provider: Provider) -> Provider:
+        """Swap in a rebuilt provider of the same name; returns the old one (to close later).
+
+        Calls already running keep the old instance; every later look-up gets the new one.
+        """
+        with self._lock:
+            old = self.get(provider.name)
+            self._providers = {**self._providers, provider.name: provider}
+        return old
 
     def __iter__(self) -> Iterator[Provider]:
         return iter(self._providers.values())

@@ -14,7 +14,9 @@ Every provider reads the same variables (NAME is TMDB, FANART or OMDB)::
     METARR_<NAME>_MAX_RETRIES    retries after the first attempt (5xx, timeouts, 429)
     METARR_<NAME>_CACHE_TTL      seconds a response stays cached (default 7 days)
 
-The lead may later persist these in the database; `ProviderConfig` stays the one type.
+Settings saved on the Providers page (the `provider_settings` table) override these:
+the effective config is defaults < environment < database (`layered_config`), so an
+env key still works while the database holds none. `ProviderConfig` stays the one type.
 """
 
 from __future__ import annotations
@@ -92,9 +94,14 @@ class ProviderConfig(BaseModel):
     def disabled_reason(self) -> str | None:
         """Why the provider is off, in words a person can act on; None when active."""
         if not self.enabled:
-            return f"{self.name} is disabled ({self.env_prefix}ENABLED=false)"
+            return (
+                f"{self.name} is disabled (on the Providers page or {self.env_prefix}ENABLED=false)"
+            )
         if self.key is None:
-            return f"{self.name} has no API key: set {self.env_prefix}API_KEY to enable it"
+            return (
+                f"{self.name} has no API key: set one on the Providers page "
+                f"or in {self.env_prefix}API_KEY to enable it"
+            )
         return None
 
     @property
@@ -111,21 +118,45 @@ class ProviderConfig(BaseModel):
     @classmethod
     def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> ProviderConfig:
         """Build the config of provider `name` from `METARR_<NAME>_*` variables."""
-        env = os.environ if environ is None else environ
         prefix = f"METARR_{name.upper()}_"
-        values: dict[str, Any] = {}
-        for field in _FIELDS:
-            raw = env.get(prefix + field.upper())
-            if raw is not None and raw.strip() != "":
-                values[field] = raw.strip()
         try:
-            return cls.for_provider(name, **values)
+            return cls.for_provider(name, **env_values(name, environ))
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = str(first["loc"][0]) if first["loc"] else "?"
             raise InvalidInput(
                 f"{prefix}{loc.upper()}: {first['msg']}", field=prefix + loc.upper()
             ) from None
+
+
+def env_values(name: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `METARR_<NAME>_*` settings that are set (non-blank), by field name."""
+    env = os.environ if environ is None else environ
+    prefix = f"METARR_{name.upper()}_"
+    values: dict[str, str] = {}
+    for field in _FIELDS:
+        raw = env.get(prefix + field.upper())
+        if raw is not None and raw.strip() != "":
+            values[field] = raw.strip()
+    return values
+
+
+def layered_config(
+    name: str, environ: Mapping[str, str] | None = None, stored: Mapping[str, Any] | None = None
+) -> ProviderConfig:
+    """The effective config: defaults < `METARR_<NAME>_*` < `stored` (database, non-None).
+
+    The environment is validated first, so a bad variable is named as such; values
+    from the database were validated when they were saved.
+    """
+    base = ProviderConfig.from_env(name, environ)
+    overrides = {k: v for k, v in (stored or {}).items() if v is not None and k in _FIELDS}
+    if not overrides:
+        return base
+    merged: dict[str, Any] = {**DEFAULTS.get(name, {}), **env_values(name, environ), **overrides}
+    if merged.get("region") == "":
+        merged["region"] = None  # saved as "" = explicitly no region, whatever the env says
+    return ProviderConfig.for_provider(name, **merged)
 
 
 def configs_from_env(

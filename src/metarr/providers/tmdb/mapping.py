@@ -12,6 +12,7 @@ from metarr.domain.candidates import (
     Trailer,
 )
 from metarr.domain.media import Actor, ArtworkType, ExternalIds, MovieInfo, MovieSet, Rating
+from metarr.domain.trailers import best_trailer, kodi_trailer_url
 from metarr.providers.tmdb import schemas
 
 PROVIDER = "tmdb"
@@ -21,8 +22,6 @@ PROVIDER = "tmdb"
 RELEASE_TYPE_ORDER = (3, 2, 4, 5, 6, 1)
 
 _NO_TEXT = frozenset({"", "xx", "00", "zxx", "null", "none"})
-
-YOUTUBE_PLUGIN = "plugin://plugin.video.youtube/?action=play_video&videoid="
 
 
 def normalise_language(code: str | None) -> str | None:
@@ -190,6 +189,7 @@ def trailers_of(movie: schemas.Movie) -> list[Trailer]:
                     type=video.type,
                     language=normalise_language(video.iso_639_1),
                     official=video.official,
+                    size=video.size,
                 )
             )
     elif movie.trailers is not None:
@@ -202,10 +202,8 @@ def trailers_of(movie: schemas.Movie) -> list[Trailer]:
 
 
 def _kodi_trailer(trailers: list[Trailer]) -> str | None:
-    for trailer in trailers:
-        if trailer.site.lower() == "youtube":
-            return YOUTUBE_PLUGIN + trailer.key
-    return None
+    # No language preference here: enrichment picks again with the configured one.
+    return kodi_trailer_url(best_trailer(trailers, None))
 
 
 def details_from_payload(
