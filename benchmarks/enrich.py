@@ -5,28 +5,35 @@ One command, makes its own data:
     .venv/bin/python benchmarks/enrich.py [--movies 1000] [--rate 40] [--concurrency 8]
 
 1. The fake provider server (`metarr.testing.fake_providers`) runs in a child process
-   on 127.0.0.1 (so its image rendering does not compete with us for the GIL), TMDB
-   limited to `--rate` requests/s (429 + Retry-After above it), fanart.tv and OMDb
-   to `--fanart-rate`/`--omdb-rate` (generous by default).
-2. `--movies` movies are written with the sample builder, every one with a TMDB id
-   in its NFO, and scanned inline (`container.scans.run`).
-3. One `enrich` job per movie runs on a `Worker` (`--concurrency` threads) with the
-   real `EnrichmentService` handlers; the providers are configured like bootstrap
-   builds them (file response cache) with the same rate limits as the server.
-4. A provider update of the unchanged library, when a `provider_update` job type is
-   registered (otherwise the row says "not available yet").
+   on 127.0.0.1 (so it does not compete with us for the GIL), TMDB limited to `--rate`
+   requests/s (429 + Retry-After above it), fanart.tv and OMDb to
+   `--fanart-rate`/`--omdb-rate` (generous by default).
+2. `--movies` movies are written with the sample builder, every one with a TMDB id in
+   its NFO, and scanned inline (`container.scans.run`). The fake draws its images
+   before the timed run (`FakeProviderServer.warm`): an image host serves stored
+   files, drawing them is the fake's cost, not Metarr's.
+3. One `enrich` job per movie (`EnrichmentService.enqueue_library`) runs on a `Worker`
+   with `--concurrency` threads (default 8, set explicitly; `METARR_WORKERS` or
+   `metarr worker --concurrency N` in production: the metadata phase is bound by the
+   TMDB limit from 2 threads, the product's default, on an idle machine; more threads
+   shorten the artwork tail) with the real `EnrichmentService` handlers: each `enrich`
+   job queues its movie's lower-priority `artwork` job, so the run has two phases:
+   the metadata phase (until the last `enrich` job finished: every TMDB request is
+   made in it) and the artwork tail (until every artwork job finished: all images
+   downloaded, checked, selected and cached). The providers are configured like
+   bootstrap builds them (file response cache) with the same limits as the server.
+4. A provider update of the unchanged library (`EnrichmentService.provider_update`).
 
-Numbers come from the fake's request log, the job table and the content cache. The
-worker threads' time is broken down per enrichment step (wrappers installed in this
-process only) so a low request rate can be explained. Prints a Markdown table with
-the targets beside each row and removes everything it made.
+Times come from the job table (worker start to the last `finished_at`), requests from
+the fake's log, sizes from the content cache. The job threads' time is broken down per
+step (wrappers installed in this process only). Prints a Markdown table with the
+targets beside each row and removes everything it made.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import contextvars
 import functools
 import json
 import multiprocessing
@@ -40,19 +47,22 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from metarr.bootstrap import Container
-    from metarr.jobs import Registry, Worker
     from metarr.services.enrichment import EnrichmentService
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 HEADSHOT_PATH = re.compile(r"/gp\d+_\d+_")  # the fake's generated profile images
 STALL_SECONDS = 120.0  # no job finished for this long: give up
-POLL = 0.25
+POLL = 0.1
+METADATA_TYPES = ("identify", "enrich")
+PENDING = ("queued", "retry_scheduled", "running")
+DONE = ("succeeded", "failed", "cancelled")
 
 
 # -- the fake provider server, in its own process ---------------------------------------
@@ -91,6 +101,8 @@ def fake_child(conn: Connection, fixtures: str) -> None:
             elif command == "clear":
                 fake.clear_requests()
                 conn.send(None)
+            elif command == "warm":
+                conn.send(fake.warm(args[0]))
             elif command == "log":
                 conn.send([(r.service, r.path, r.status, r.at) for r in fake.requests])
             else:  # "stop"
@@ -139,6 +151,13 @@ class FakeProcess:
     def clear(self) -> None:
         """Forget the request log."""
         self._call("clear")
+
+    def warm(self, tmdb_ids: list[int]) -> int:
+        """Draw the movies' pictures before timing (see FakeProviderServer.warm)."""
+        self._conn.send(("warm", tmdb_ids))
+        if not self._conn.poll(600):
+            raise RuntimeError("the fake provider server did not finish warming up")
+        return int(self._conn.recv())
 
     def log(self) -> list[Req]:
         """Every request since the last clear."""
@@ -204,77 +223,27 @@ class Timers:
         return int(count), seconds
 
 
-_IN_IMAGE = contextvars.ContextVar("in_image_download", default=False)
-
-
 def instrument(service: EnrichmentService, timers: Timers) -> None:
-    """Time the steps of `Enricher.enrich` and the TMDB limiter waits (API vs images)."""
-    import metarr.pipeline.enrich as enrich_module
-
+    """Time the job handlers, the steps inside them and the TMDB limiter waits."""
     enricher = service.enricher
-    for name in (
-        "_fanart",
-        "_omdb",
-        "_cache_headshots",
-        "_merge",
-        "_select",
-        "_download",
-        "_cache_local",
-    ):
-        if hasattr(enricher, name):  # steps come and go as the code base grows
-            setattr(enricher, name, timers.wrap(name.lstrip("_"), getattr(enricher, name)))
-    service.handle_enrich = timers.wrap("handler", service.handle_enrich)  # type: ignore[method-assign]
-    enricher.cache.put_bytes = timers.wrap("cache.put_bytes", enricher.cache.put_bytes)  # type: ignore[method-assign]
-    enricher.cache.exists = timers.wrap("cache.exists", enricher.cache.exists)  # type: ignore[method-assign]
-    for name in ("inspect_image", "perceptual_hash"):
-        setattr(enrich_module, name, timers.wrap(name, getattr(enrich_module, name)))
+    artwork = enricher.artwork
+    service.handle_enrich = timers.wrap("enrich handler", service.handle_enrich)  # type: ignore[method-assign]
+    service.handle_artwork = timers.wrap("artwork handler", service.handle_artwork)  # type: ignore[method-assign]
+    enricher._merge = timers.wrap("merge", enricher._merge)  # type: ignore[method-assign]
+    enricher._provide = timers.wrap_async("provide", enricher._provide)  # type: ignore[method-assign]
+    artwork._plan = timers.wrap("artwork plan", artwork._plan)  # type: ignore[method-assign]
+    artwork._fetch_all = timers.wrap_async("artwork fetch", artwork._fetch_all)  # type: ignore[method-assign]
+    artwork._record = timers.wrap("artwork record", artwork._record)  # type: ignore[method-assign]
+    artwork.cache_local = timers.wrap("cache_local", artwork.cache_local)  # type: ignore[method-assign]
+    limiter = service.providers.tmdb.http.limiter
+    original_acquire = limiter.acquire
 
-    tmdb = service.providers.tmdb
-    tmdb.movie_details = timers.wrap_async("tmdb.movie_details", tmdb.movie_details)  # type: ignore[method-assign]
-    # TMDB details run through runtime.run: time the blocking call in the job thread too
-    original_run = service.runtime.run
+    async def acquire(*args: Any, **kwargs: Any) -> float:
+        waited: float = await original_acquire(*args, **kwargs)
+        timers.add("TMDB limiter wait", waited)
+        return waited
 
-    def run(coro: Any, timeout: float | None = None) -> Any:
-        name = getattr(getattr(coro, "cr_code", None), "co_name", "")
-        start = time.perf_counter()
-        try:
-            return original_run(coro, timeout)
-        finally:
-            if name == "timed":  # our wrapped movie_details
-                timers.add("details (job thread)", time.perf_counter() - start)
-
-    service.runtime.run = run  # type: ignore[method-assign]
-
-    fetcher = enricher.fetcher
-    original_fetch = fetcher.fetch
-
-    async def fetch(url: str, provider: str, max_bytes: int) -> bytes:
-        _IN_IMAGE.set(True)  # this task only
-        start = time.perf_counter()
-        try:
-            return await original_fetch(url, provider, max_bytes)
-        finally:
-            timers.add(f"fetch.{provider}", time.perf_counter() - start)
-
-    fetcher.fetch = fetch  # type: ignore[method-assign]
-
-    for provider in ("tmdb", "fanart", "omdb"):
-        http = service.providers.get(provider).http
-        limiter = http.limiter
-        original_acquire = limiter.acquire
-
-        async def acquire(
-            sleep: Any = None, _orig: Any = original_acquire, _name: str = provider
-        ) -> float:
-            waited: float = await (_orig(sleep) if sleep is not None else _orig())
-            kind = "image" if _IN_IMAGE.get() else "api"
-            timers.add(f"limiter.{_name}.{kind}", waited)
-            return waited
-
-        limiter.acquire = acquire  # type: ignore[method-assign]
-
-
-# -- the run -------------------------------------------------------------------------------
+    limiter.acquire = acquire  # type: ignore[method-assign]
 
 
 @dataclass
@@ -288,67 +257,6 @@ class Row:
     notes: str = ""
 
 
-def wait_for_jobs(container: Container, label: str, started: float) -> None:
-    """Until no job is queued, scheduled for retry or running; progress every 5 s."""
-    last_done, last_change, last_print = -1, time.monotonic(), 0.0
-    while True:
-        stats = container.queue.stats().by_status
-        pending = sum(stats.get(s, 0) for s in ("queued", "retry_scheduled", "running"))
-        done = sum(stats.get(s, 0) for s in ("succeeded", "failed", "cancelled"))
-        now = time.monotonic()
-        if pending == 0:
-            return
-        if done != last_done:
-            last_done, last_change = done, now
-        elif now - last_change > STALL_SECONDS:
-            raise RuntimeError(f"{label}: no job finished for {STALL_SECONDS:.0f} s ({stats})")
-        if now - last_print >= 5.0:
-            last_print = now
-            print(
-                f"    {label}: {done} done, {pending} pending, "
-                f"{time.perf_counter() - started:.0f} s",
-                flush=True,
-            )
-        time.sleep(POLL)
-
-
-def provider_update_entry(
-    container: Container, service: EnrichmentService, registry: Registry
-) -> tuple[str, Callable[[int], object]] | None:
-    """How to start a provider update of a library, if the code base has one yet."""
-    for name in (
-        "enqueue_provider_update",
-        "provider_update",
-        "enqueue_update",
-        "enqueue_refresh",
-        "refresh_library",
-    ):
-        method = getattr(service, name, None)
-        if callable(method):
-            return f"EnrichmentService.{name}", method
-    registered = set(registry.types) | set(container.registry.types)
-    if "provider_update" in registered:
-        if "provider_update" not in registry.types:
-            spec = container.registry.get("provider_update")
-            if spec is not None:
-                registry.register(
-                    "provider_update",
-                    spec.handler,
-                    needs=spec.needs,
-                    max_attempts=spec.max_attempts,
-                    timeout=spec.timeout,
-                    priority=spec.priority,
-                )
-
-        def enqueue(library_id: int) -> object:
-            return container.queue.enqueue(
-                "provider_update", f"library:{library_id}/", {"library_id": library_id}
-            )
-
-        return "provider_update job", enqueue
-    return None
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process `pid` (all its threads)."""
     import psutil
@@ -360,27 +268,87 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
-def count_references(container: Container) -> tuple[int, int, int]:
-    """References into the cache: (artwork candidate rows, cast headshots, distinct hashes)."""
+def count_references(container: Container) -> tuple[int, int, int, int]:
+    """References into the cache: (artwork rows, cast headshots, NFO texts, distinct hashes)."""
     from sqlalchemy import text
 
+    from metarr.db.cache_refs import referenced_hashes
+
     with container.db.engine.connect() as conn:
-        art = [
-            str(sha)
-            for (sha,) in conn.execute(
-                text("SELECT sha256 FROM asset_candidates WHERE sha256 IS NOT NULL")
+        art = conn.execute(
+            text("SELECT count(*) FROM asset_candidates WHERE sha256 IS NOT NULL")
+        ).scalar_one()
+        rows = conn.execute(
+            text("SELECT field, value FROM metadata_fields WHERE field IN ('cast', 'nfo_sha256')")
+        ).all()
+        distinct = len(referenced_hashes(conn))
+    heads = nfos = 0
+    for field, value in rows:
+        value = json.loads(value) if isinstance(value, str | bytes) else value
+        if field == "cast":
+            heads += sum(1 for a in value or [] if isinstance(a, dict) and a.get("thumb_sha256"))
+        elif isinstance(value, dict):
+            nfos += len(value)
+    return int(art), heads, nfos, distinct
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def wait_for(
+    container: Container, label: str, types: tuple[str, ...] | None, started: float
+) -> None:
+    """Until no job (of `types`) is queued, scheduled for retry or running; progress every 5 s."""
+    last_done, last_change, last_print = -1, time.monotonic(), 0.0
+    while True:
+        by_type = container.queue.stats().by_type
+        counts: dict[str, int] = {}
+        for job_type, statuses in by_type.items():
+            if types is None or job_type in types:
+                for status, count in statuses.items():
+                    counts[status] = counts.get(status, 0) + count
+        pending = sum(counts.get(s, 0) for s in PENDING)
+        done = sum(counts.get(s, 0) for s in DONE)
+        now = time.monotonic()
+        if pending == 0:
+            return
+        if done != last_done:
+            last_done, last_change = done, now
+        elif now - last_change > STALL_SECONDS:
+            raise RuntimeError(f"{label}: no job finished for {STALL_SECONDS:.0f} s ({counts})")
+        if now - last_print >= 5.0:
+            last_print = now
+            print(
+                f"    {label}: {done} done, {pending} pending, "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
             )
-        ]
-        casts = conn.execute(text("SELECT value FROM metadata_fields WHERE field = 'cast'")).all()
-    heads: list[str] = []
-    for (value,) in casts:
-        cast = json.loads(value) if isinstance(value, str | bytes) else value
-        heads += [
-            str(a["thumb_sha256"])
-            for a in cast or []
-            if isinstance(a, dict) and a.get("thumb_sha256")
-        ]
-    return len(art), len(heads), len(set(art) | set(heads))
+        time.sleep(POLL)
+
+
+def last_finished(container: Container, types: tuple[str, ...] | None) -> datetime:
+    """When the last job (of `types`) finished, from the job table (UTC)."""
+    from sqlalchemy import func, select
+
+    from metarr.jobs.tables import JobRow
+
+    query = select(func.max(JobRow.finished_at))
+    if types is not None:
+        query = query.where(JobRow.type.in_(types))
+    with container.db.session() as s:
+        value = s.scalar(query)
+    if value is None:
+        raise RuntimeError("no job finished")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@dataclass
+class Phase:
+    """Wall time and CPU of one phase of the run."""
+
+    wall: float
+    ours: float  # CPU seconds of this process
+    theirs: float  # CPU seconds of the fake server's process
 
 
 def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -> None:
@@ -415,6 +383,11 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
         t0 = time.perf_counter()
         LibraryBuilder(library).bulk(n, nfo_ratio=1.0)
         print(f"... built {n} movies in {time.perf_counter() - t0:.1f} s", flush=True)
+        t0 = time.perf_counter()
+        # the ids LibraryBuilder.bulk gives; an image CDN serves stored files, the fake
+        # draws them: drawn now, so the timed run measures Metarr, not the fake's Pillow
+        warmed = fake.warm([100_000 + i for i in range(n)])
+        print(f"... fake images drawn ({warmed} paths) in {time.perf_counter() - t0:.1f} s")
 
         data_dir = work / "data"
         container = build(Settings(data_dir=data_dir, api_key="bench"))
@@ -428,24 +401,17 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
 
         # Providers as bootstrap builds them, pointed at the fake, limits equal to the server's.
         configs = {
-            "tmdb": ProviderConfig.for_provider(
-                "tmdb",
-                api_key=info["tmdb_key"],
-                base_url=info["tmdb_base_url"],
-                rate_limit=float(args.rate),
-            ),
-            "fanart": ProviderConfig.for_provider(
-                "fanart",
-                api_key=info["fanart_key"],
-                base_url=info["fanart_base_url"],
-                rate_limit=float(args.fanart_rate),
-            ),
-            "omdb": ProviderConfig.for_provider(
-                "omdb",
-                api_key=info["omdb_key"],
-                base_url=info["omdb_base_url"],
-                rate_limit=float(args.omdb_rate),
-            ),
+            name: ProviderConfig.for_provider(
+                name,
+                api_key=info[f"{name}_key"],
+                base_url=info[f"{name}_base_url"],
+                rate_limit=float(rate),
+            )
+            for name, rate in (
+                ("tmdb", args.rate),
+                ("fanart", args.fanart_rate),
+                ("omdb", args.omdb_rate),
+            )
         }
         providers = default_registry().build(
             configs, ProviderDeps(cache=FileResponseCache(data_dir / "provider-cache"))
@@ -458,11 +424,11 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
         old.runtime.run(old.providers.aclose())
         old.runtime.close()
         container.enrichment = service  # container.close() closes ours
-        instrument(service, timers)
+        if args.timers:
+            instrument(service, timers)
         registry = Registry()
         container.scans.register(registry)
-        service.register(registry)
-        update = provider_update_entry(container, service, registry)
+        service.register(registry)  # identify, enrich, artwork, provider_update
 
         fake.clear()
         t0 = time.perf_counter()
@@ -477,30 +443,26 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
             breakers=Breakers(),
         )
         cpu0 = cpu_seconds(os.getpid()), cpu_seconds(fake.pid)
+        started_at = datetime.now(UTC)
         started = time.perf_counter()
         worker.start()
-        wait_for_jobs(container, "enrich", started)
-        wall = time.perf_counter() - started
+        wait_for(container, "metadata", METADATA_TYPES, started)
         cpu1 = cpu_seconds(os.getpid()), cpu_seconds(fake.pid)
-        log = fake.log()
-        by_type = container.queue.stats().by_type.get("enrich", {})
-        enrich_rows(args, rows, timers, log, wall, enqueue_s, by_type, len(job_ids))
-        ours, theirs = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-        cores = os.cpu_count() or 1
-        rows.append(
-            Row(
-                "CPU during enrichment",
-                f"{(ours + theirs) * 100 / (wall * cores):.0f} % of {cores} cores",
-                "-",
-                None,
-                f"metarr side {ours:.0f} s ({ours * 1000 / n:.0f} ms per movie), fake server "
-                f"(renders every image) {theirs:.0f} s, in {wall:.0f} s wall",
-            )
+        wait_for(container, "artwork", None, started)
+        cpu2 = cpu_seconds(os.getpid()), cpu_seconds(fake.pid)
+        meta_end = last_finished(container, METADATA_TYPES)
+        all_end = last_finished(container, None)
+        metadata = Phase(
+            (meta_end - started_at).total_seconds(), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         )
+        whole = Phase((all_end - started_at).total_seconds(), cpu2[0] - cpu0[0], cpu2[1] - cpu0[1])
+        log = fake.log()
+        by_type = container.queue.stats().by_type
+        enrich_rows(args, rows, log, metadata, whole, enqueue_s, by_type, len(job_ids), timers)
 
         cache_stats = cache.stats()
-        art_refs, head_refs, distinct = count_references(container)
-        refs = art_refs + head_refs
+        art_refs, head_refs, nfo_refs, distinct = count_references(container)
+        refs = art_refs + head_refs + nfo_refs
         ratio = refs / cache_stats.files if cache_stats.files else 0.0
         rows.append(
             Row(
@@ -517,29 +479,14 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
                 f"{ratio:.3f}",
                 "-",
                 None,
-                f"{art_refs:,} artwork rows + {head_refs:,} cast headshots reference "
-                f"{distinct:,} distinct hashes, {cache_stats.files:,} files stored; the fake "
-                "gives every generated movie its own images and cast (no person in two "
-                "movies), so ~1.0 is expected: sharing is not exercised by this data",
+                f"{art_refs:,} artwork rows + {head_refs:,} cast headshots + {nfo_refs:,} NFO "
+                f"texts reference {distinct:,} distinct hashes, {cache_stats.files:,} files "
+                "stored; the fake gives every generated movie its own images and cast (no "
+                "person in two movies), so sharing is only collection art (set.poster, "
+                "set.fanart shared by the movies of a collection)",
             )
         )
-
-        if update is None:
-            rows.append(
-                Row(
-                    "Provider update, unchanged library",
-                    "not available yet",
-                    "<= 10 requests",
-                    None,
-                    "no provider_update job type registered and no EnrichmentService method",
-                )
-            )
-        else:
-            rows.append(provider_update(container, fake, update, lib.id))
-        if args.requests_pass:
-            worker.stop(timeout=30)
-            worker = None
-            rows.append(requests_only(args, container, fake, configs, lib.id, cache))
+        rows.append(provider_update(container, fake, service, lib.id))
     finally:
         if worker is not None:
             worker.stop(timeout=30)
@@ -549,19 +496,15 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
 
 
 def provider_update(
-    container: Container,
-    fake: FakeProcess,
-    update: tuple[str, Callable[[int], object]],
-    library_id: int,
+    container: Container, fake: FakeProcess, service: EnrichmentService, library_id: int
 ) -> Row:
-    """Start a provider update of the unchanged library; count the requests it makes."""
-    how, start_update = update
+    """A provider update of the unchanged library: the requests it makes."""
     fake.changed_ids([])  # TMDB reports no change
     fake.clear()
-    print(f"... provider update of the unchanged library ({how})", flush=True)
+    print("... provider update of the unchanged library", flush=True)
     started = time.perf_counter()
-    start_update(library_id)
-    wait_for_jobs(container, "provider update", started)
+    service.provider_update(library_id, trigger="benchmark")
+    wait_for(container, "provider update", None, started)
     update_s = time.perf_counter() - started
     log = fake.log()
     per = {s: sum(1 for r in log if r.service == s) for s in sorted({r.service for r in log})}
@@ -571,97 +514,57 @@ def provider_update(
         f"{total} requests",
         "<= 10 requests",
         total <= 10,
-        f"{', '.join(f'{k} {v}' for k, v in per.items()) or 'none'}; {update_s:.1f} s; via {how}",
-    )
-
-
-def requests_only(
-    args: argparse.Namespace,
-    container: Container,
-    fake: FakeProcess,
-    configs: dict[str, Any],
-    library_id: int,
-    cache: Any,
-) -> Row:
-    """Diagnostic: every movie again with artwork selection and local caching stubbed out.
-
-    Fresh providers (in-memory response cache, so every request goes out) and a fresh
-    worker: what the request pipeline (TMDB details, fanart.tv list, OMDb, merge)
-    achieves against the limit when image work is out of the picture.
-    """
-    from metarr.jobs import Breakers, Registry, Worker
-    from metarr.providers import ProviderDeps, ProviderRuntime, default_registry
-    from metarr.services.enrichment import EnrichmentService
-
-    providers = default_registry().build(configs, ProviderDeps())
-    runtime = ProviderRuntime()
-    service = EnrichmentService(container.db, container.queue, providers, runtime, cache)
-    service.enricher._select = lambda *_a, **_k: None  # type: ignore[method-assign]
-    service.enricher._cache_local = lambda *_a, **_k: None  # type: ignore[method-assign]
-    registry = Registry()
-    service.register(registry)
-    worker = Worker(
-        container.db,
-        registry,
-        concurrency=args.concurrency,
-        queue=container.queue,
-        breakers=Breakers(),
-    )
-    try:
-        job_ids = service.enqueue_library(library_id)
-        fake.clear()
-        print(f"... diagnostic: {len(job_ids)} movies again, artwork steps stubbed", flush=True)
-        started = time.perf_counter()
-        worker.start()
-        wait_for_jobs(container, "requests only", started)
-        wall = time.perf_counter() - started
-    finally:
-        worker.stop(timeout=30)
-        service.close()
-        runtime.run(providers.aclose())
-        runtime.close()
-    log = fake.log()
-    tmdb = [r for r in log if r.service == "tmdb" and not r.path.startswith("/3/configuration")]
-    share = len(tmdb) / wall * 100 / args.rate
-    throttled = sum(1 for r in log if r.status == 429)
-    return Row(
-        "Diagnostic: TMDB rate, artwork steps stubbed",
-        f"{len(tmdb) / wall:.1f}/s = {share:.0f} % of {args.rate}/s",
-        ">= 85 %",
-        None,
-        f"{len(tmdb):,} TMDB requests in {wall:.1f} s ({args.movies / wall:.1f} movies/s), "
-        f"{throttled} 429s; details + fanart.tv + OMDb + merge per movie, "
-        f"no downloads (not a target row: shows the request pipeline alone)",
+        f"{', '.join(f'{k} {v}' for k, v in per.items()) or 'none'}; {update_s:.1f} s",
     )
 
 
 def enrich_rows(
     args: argparse.Namespace,
     rows: list[Row],
-    timers: Timers,
     log: list[Req],
-    wall: float,
+    metadata: Phase,
+    whole: Phase,
     enqueue_s: float,
-    by_type: dict[str, int],
+    by_type: dict[str, dict[str, int]],
     jobs: int,
+    timers: Timers,
 ) -> None:
     """Rows about the enrichment run itself."""
     n = args.movies
-    tmdb = [r for r in log if r.service == "tmdb" and not r.path.startswith("/3/configuration")]
-    config = [r for r in log if r.service == "tmdb" and r.path.startswith("/3/configuration")]
+    cores = os.cpu_count() or 1
+    api = [r for r in log if r.service == "tmdb"]
+    config = [r for r in api if r.path.startswith("/3/configuration")]
+    tmdb = [r for r in api if not r.path.startswith("/3/configuration")]
     tmdb_images = [r for r in log if r.service == "images" and r.path.startswith("/t/p/")]
     headshots = [r for r in tmdb_images if HEADSHOT_PATH.search(r.path)]
     fanart_images = [r for r in log if r.service == "images" and r.path.startswith("/fanart-")]
-    failed_jobs = by_type.get("failed", 0)
-    ok_jobs = by_type.get("succeeded", 0)
+    enrich = by_type.get("enrich", {})
+    artwork = by_type.get("artwork", {})
+    ok = enrich.get("succeeded", 0) == jobs and artwork.get("succeeded", 0) == jobs
+    failed = sum(by_type.get(t, {}).get("failed", 0) for t in ("enrich", "artwork"))
+    busy = (metadata.ours + metadata.theirs) * 100 / (metadata.wall * cores)
     rows.append(
         Row(
-            f"Enrichment wall time ({n} movies, {args.concurrency} threads)",
-            f"{wall:.1f} s",
+            f"Metadata phase wall time ({n} movies, {args.concurrency} worker threads)",
+            f"{metadata.wall:.1f} s",
             "-",
-            None if failed_jobs == 0 and ok_jobs == jobs else False,
-            f"{ok_jobs} of {jobs} jobs succeeded, {failed_jobs} failed; "
-            f"{n / wall:.1f} movies/s; enqueueing (not counted) {enqueue_s:.1f} s",
+            None if ok else False,
+            f"worker start to the last `enrich` job finished: {n / metadata.wall:.1f} movies/s; "
+            f"{enrich.get('succeeded', 0)} of {jobs} enrich jobs succeeded; CPU: Metarr "
+            f"{metadata.ours:.0f} s ({metadata.ours * 1000 / n:.0f} ms per movie), fake server "
+            f"{metadata.theirs:.0f} s, = {busy:.0f} % "
+            f"of {cores} cores; enqueueing before it (not counted) {enqueue_s:.1f} s",
+        )
+    )
+    rows.append(
+        Row(
+            "Whole run wall time (until all artwork is cached)",
+            f"{whole.wall:.1f} s",
+            "-",
+            None if ok else False,
+            f"{artwork.get('succeeded', 0)} of {jobs} artwork jobs succeeded, {failed} jobs "
+            f"failed; artwork tail after the metadata phase {whole.wall - metadata.wall:.1f} s; "
+            f"CPU: Metarr {whole.ours:.0f} s, fake server {whole.theirs:.0f} s",
         )
     )
     per_movie = len(tmdb) / n
@@ -671,35 +574,37 @@ def enrich_rows(
         paths[key] = paths.get(key, 0) + 1
     rows.append(
         Row(
-            "TMDB requests per movie",
+            "TMDB API requests per movie",
             f"{per_movie:.2f}",
             "<= 2",
             per_movie <= 2,
             f"{len(tmdb):,} requests ("
             + ", ".join(f"{k} {v}" for k, v in sorted(paths.items()))
-            + f"), /configuration {len(config)} not counted",
+            + f"), plus /configuration {len(config)} per process",
         )
     )
-    rate = len(tmdb) / wall
+    rate = len(api) / metadata.wall
     share = rate * 100 / args.rate
-    span = (tmdb[-1].at - tmdb[0].at) if len(tmdb) > 1 else 0.0
-    slots = len(tmdb) + len(config) + len(tmdb_images)
-    limiter_api = timers.get("limiter.tmdb.api")
-    limiter_img = timers.get("limiter.tmdb.image")
+    span = (api[-1].at - api[0].at) if len(api) > 1 else 0.0
+    waited = timers.get("TMDB limiter wait")
     rows.append(
         Row(
-            "Achieved TMDB request rate",
+            "Achieved TMDB request rate, metadata phase",
             f"{rate:.1f}/s = {share:.0f} % of {args.rate}/s",
             ">= 85 %",
             share >= 85,
-            f"first-to-last request span {span:.1f} s; {len(tmdb_images):,} TMDB image "
-            f"downloads besides ({slots / wall:.1f} requests/s to TMDB hosts in all); "
-            f"limiter waits {limiter_api[1]:.0f} s (API, {limiter_api[0]} calls) + "
-            f"{limiter_img[1]:.0f} s (images, {limiter_img[0]} calls: images are not "
-            "API-limited) summed over tasks",
+            f"{len(api):,} TMDB API requests (all of them, /configuration included) / metadata "
+            f"phase wall time; first-to-last request span {span:.1f} s "
+            f"({len(api) / max(span, 1e-9):.1f}/s); "
+            + (
+                f"client limiter waits {waited[1]:.0f} s summed over {waited[0]:,} requests; "
+                if waited[0]
+                else ""
+            )
+            + "image downloads are not API requests (image hosts are not rate limited)",
         )
     )
-    tmdb_429 = sum(1 for r in log if r.service == "tmdb" and r.status == 429)
+    tmdb_429 = sum(1 for r in api if r.status == 429)
     other_429 = sum(1 for r in log if r.service != "tmdb" and r.status == 429)
     errors = sum(1 for r in log if r.status >= 500)
     rows.append(
@@ -746,52 +651,35 @@ def print_table(rows: list[Row]) -> None:
         print(line(c))
 
 
-def print_profile(timers: Timers, wall: float, concurrency: int) -> None:
+def print_profile(timers: Timers, metadata_wall: float, concurrency: int) -> None:
     """Where the job threads' time went (steps nest as indented)."""
-    handler_n, handler_s = timers.get("handler")
-    if not handler_n:
-        return
-    capacity = wall * concurrency
     steps = (
-        ("handler (enrich job)", "handler", 0),
-        ("TMDB details (job thread waits)", "details (job thread)", 1),
-        ("fanart.tv artwork list", "fanart", 1),
-        ("OMDb ratings", "omdb", 1),
-        ("cast headshots", "cache_headshots", 1),
-        ("merge (DB transaction)", "merge", 1),
-        ("select artwork", "select", 1),
-        ("download (job thread waits)", "download", 2),
-        ("inspect_image", "inspect_image", 2),
-        ("perceptual_hash", "perceptual_hash", 2),
-        ("cache.put_bytes", "cache.put_bytes", 2),
-        ("cache local artwork", "cache_local", 1),
-        ("-- on the providers' loop (overlapping) --", "", 0),
-        ("tmdb.movie_details coroutine", "tmdb.movie_details", 1),
-        ("TMDB limiter wait, API", "limiter.tmdb.api", 2),
-        ("image fetch, TMDB", "fetch.tmdb", 1),
-        ("TMDB limiter wait, images", "limiter.tmdb.image", 2),
-        ("image fetch, fanart.tv", "fetch.fanart", 1),
-        ("fanart.tv limiter wait, images", "limiter.fanart.image", 2),
+        ("enrich job (metadata)", "enrich handler", 0),
+        ("providers (job thread waits for the loop)", "provide", 1),
+        ("merge: fields, history, candidates (one transaction)", "merge", 1),
+        ("artwork job", "artwork handler", 0),
+        ("plan (one transaction)", "artwork plan", 1),
+        ("downloads, checks, cache writes (on the loop and the image pool)", "artwork fetch", 1),
+        ("record selections and headshots (one transaction)", "artwork record", 1),
+        ("local artwork + NFO into the cache", "cache_local", 1),
     )
+    if not timers.get("enrich handler")[0]:
+        return
     print()
     print(
-        f"Where the {concurrency} job threads' time went ({capacity:.0f} thread-seconds "
-        f"in {wall:.1f} s; handler busy {handler_s * 100 / capacity:.0f} %):"
+        f"Where the {concurrency} job threads' time went (summed over threads; the metadata "
+        f"phase lasted {metadata_wall:.1f} s = {metadata_wall * concurrency:.0f} thread-seconds):"
     )
     print()
-    print("| step | calls | total s | % of handler time | mean ms |")
-    print("|---|---|---|---|---|")
+    print("| step | calls | total s | mean ms |")
+    print("|---|---|---|---|")
     for label, key, depth in steps:
-        if not key:
-            print(f"| {label} | | | | |")
-            continue
         count, seconds = timers.get(key)
-        if not count:
-            continue
-        print(
-            f"| {'&nbsp;&nbsp;' * depth}{label} | {count:,} | {seconds:,.1f} | "
-            f"{seconds * 100 / handler_s:.0f} % | {seconds * 1000 / count:,.1f} |"
-        )
+        if count:
+            print(
+                f"| {'&nbsp;&nbsp;' * depth}{label} | {count:,} | {seconds:,.1f} | "
+                f"{seconds * 1000 / count:,.1f} |"
+            )
 
 
 def main() -> None:
@@ -803,10 +691,10 @@ def main() -> None:
     parser.add_argument("--omdb-rate", type=int, default=500, help="OMDb requests/s")
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads")
     parser.add_argument(
-        "--no-requests-pass",
-        dest="requests_pass",
+        "--no-timers",
+        dest="timers",
         action="store_false",
-        help="skip the diagnostic pass with the artwork steps stubbed out",
+        help="do not wrap the steps with timers (for profiling without them)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args()
@@ -844,7 +732,7 @@ def main() -> None:
     )
     print()
     print_table(rows)
-    wall = next((r for r in rows if r.name.startswith("Enrichment wall time")), None)
+    wall = next((r for r in rows if r.name.startswith("Metadata phase wall time")), None)
     if wall is not None:
         print_profile(timers, float(wall.result.split()[0]), args.concurrency)
     if failed or any(r.ok is False for r in rows):

@@ -98,7 +98,7 @@ def test_a_failing_stream_leaves_nothing_behind(cache: ContentCache) -> None:
     assert all_files(cache.root) == []
 
 
-@pytest.mark.parametrize("failing", ["replace", "fsync"])
+@pytest.mark.parametrize("failing", ["replace", "fdatasync"])
 def test_a_failed_commit_leaves_no_partial_file(
     cache: ContentCache, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -114,6 +114,24 @@ def test_a_failed_commit_leaves_no_partial_file(
     assert all_files(cache.root) == []
     monkeypatch.undo()
     assert cache.put_bytes(DATA, "jpg").path.read_bytes() == DATA  # and the cache still works
+
+
+def test_a_failed_directory_sync_leaves_only_whole_files(
+    cache: ContentCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory fsync comes after the rename: the file there is whole, no temp is left."""
+
+    def boom(*args: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="Input/output"):
+        cache.put_bytes(DATA, "jpg")
+    files = all_files(cache.root)
+    assert all(not p.name.startswith(TEMP_PREFIX) for p in files)
+    assert all(p.read_bytes() == DATA for p in files)
+    monkeypatch.undo()
+    assert cache.put_bytes(DATA, "jpg").path.read_bytes() == DATA
 
 
 def test_temp_files_live_next_to_the_target(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
 from metarr.db.scan_store import load_fields_and_locks
 from metarr.db.tables import (
@@ -60,6 +61,7 @@ class MovieTarget:
     monitored: bool
     deleted: bool
     ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # provider -> (value, source)
+    sort_key: str | None = None
 
     @property
     def tmdb(self) -> int | None:
@@ -93,6 +95,28 @@ class StoredCandidate:
     selected_by: str | None
     rejected: str | None
     sha256: str | None
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtworkState:
+    """What the artwork step needs to know about one movie."""
+
+    deleted: bool
+    monitored: bool
+    locks: set[str]
+    cast: Any  # the `cast` field's value (None when absent)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """An artwork or NFO file of a movie, as the scanner recorded it."""
+
+    path: str  # relative to the library root
+    kind: str  # artwork | nfo
+    role: str | None  # the artwork type; main | other for NFOs
+    size: int
+    updated_at: datetime  # when the scanner last wrote the row (the file changed)
 
 
 # -- movies and ids -------------------------------------------------------------------
@@ -120,6 +144,91 @@ def load_target(conn: Connection, movie_id: int) -> MovieTarget | None:
         monitored=bool(row.monitored),
         deleted=row.deleted_at is not None,
         ids=ids,
+        sort_key=row.sort_key,
+    )
+
+
+# The enrich job's statements run for every movie: built once (no per-call construction
+# or cache-key work), a fixed number per movie whatever the number of fields or artwork.
+
+
+@functools.lru_cache(maxsize=8)
+def _enrich_target_statement(set_types: tuple[str, ...]) -> Select[Any]:
+    has_set = (
+        select(ASSETS.c.id)
+        .where(ASSETS.c.movie_id == MOVIES.c.id, ASSETS.c.type.in_(set_types))
+        .limit(1)
+        .exists()
+    )
+    return (
+        select(
+            MOVIES.c.id,
+            MOVIES.c.library_id,
+            MOVIES.c.title,
+            MOVIES.c.year,
+            MOVIES.c.sort_key,
+            MOVIES.c.parsed_title,
+            MOVIES.c.parsed_year,
+            MOVIES.c.status,
+            MOVIES.c.monitored,
+            MOVIES.c.deleted_at,
+            has_set.label("has_set"),
+            IDS.c.provider,
+            IDS.c.value,
+            IDS.c.source,
+        )
+        .select_from(MOVIES.outerjoin(IDS, IDS.c.movie_id == MOVIES.c.id))
+        .where(MOVIES.c.id == bindparam("movie_id"))
+    )
+
+
+def load_enrich_target(
+    conn: Connection, movie_id: int, set_types: Iterable[str]
+) -> tuple[MovieTarget | None, bool]:
+    """The movie with its ids, and whether it has candidates of `set_types` already.
+
+    One statement: the movie joined with its ids, the flag as a subquery.
+    """
+    rows = conn.execute(
+        _enrich_target_statement(tuple(sorted(set_types))), {"movie_id": movie_id}
+    ).all()
+    if not rows:
+        return None, False
+    row = rows[0]
+    target = MovieTarget(
+        id=row.id,
+        library_id=row.library_id,
+        title=row.title,
+        year=row.year,
+        parsed_title=row.parsed_title,
+        parsed_year=row.parsed_year,
+        status=row.status,
+        monitored=bool(row.monitored),
+        deleted=row.deleted_at is not None,
+        ids={r.provider: (r.value, r.source) for r in rows if r.provider is not None},
+        sort_key=row.sort_key,
+    )
+    return target, bool(row.has_set)
+
+
+def load_artwork_state(conn: Connection, movie_id: int) -> ArtworkState | None:
+    """The movie's state, locks and cast for its artwork step; None when it does not exist."""
+    row = conn.execute(
+        select(MOVIES.c.deleted_at, MOVIES.c.monitored, FIELDS.c.value)
+        .select_from(
+            MOVIES.outerjoin(
+                FIELDS, (FIELDS.c.movie_id == MOVIES.c.id) & (FIELDS.c.field == "cast")
+            )
+        )
+        .where(MOVIES.c.id == movie_id)
+    ).first()
+    if row is None:
+        return None
+    return ArtworkState(
+        deleted=row.deleted_at is not None,
+        monitored=bool(row.monitored),
+        locks=load_locks(conn, movie_id),
+        cast=row.value,
     )
 
 
@@ -225,6 +334,49 @@ def load_identify_candidates(conn: Connection, movie_id: int) -> list[dict[str, 
 # -- metadata fields ------------------------------------------------------------------
 
 
+_INSERT_FIELDS = insert(FIELDS)
+_UPDATE_FIELD = (
+    update(FIELDS)
+    .where(FIELDS.c.id == bindparam("row_id"))
+    .values(
+        value=bindparam("new_value", type_=FIELDS.c.value.type),
+        source=bindparam("new_source", type_=FIELDS.c.source.type),
+        updated_at=bindparam("new_at", type_=FIELDS.c.updated_at.type),
+    )
+)
+_INSERT_HISTORY = insert(HISTORY)
+_FIELD_ROWS = select(FIELDS.c.id, FIELDS.c.field, FIELDS.c.value, FIELDS.c.source).where(
+    FIELDS.c.movie_id == bindparam("movie_id")
+)
+_LOCK_TARGETS = select(LOCKS.c.target).where(LOCKS.c.movie_id == bindparam("movie_id"))
+
+
+@dataclass(slots=True)
+class MergeState:
+    """A movie's metadata as a merge sees it (read in the merge's transaction)."""
+
+    values: dict[str, Any]  # field -> value
+    sources: dict[str, str]  # field -> who wrote it
+    row_ids: dict[str, int]  # field -> its metadata_fields row
+    locks: set[str]
+
+
+def load_merge_state(conn: Connection, movie_id: int) -> MergeState:
+    """Field values, sources and row ids, and the locks of a movie: two statements."""
+    state = MergeState({}, {}, {}, set())
+    for row_id, name, value, source in conn.execute(_FIELD_ROWS, {"movie_id": movie_id}):
+        state.values[name] = value
+        state.sources[name] = source
+        state.row_ids[name] = row_id
+    state.locks = set(conn.scalars(_LOCK_TARGETS, {"movie_id": movie_id}))
+    return state
+
+
+def load_locks(conn: Connection, movie_id: int) -> set[str]:
+    """The lock targets of a movie (fields, `asset:<type>`, `cast_order`)."""
+    return set(conn.scalars(_LOCK_TARGETS, {"movie_id": movie_id}))
+
+
 def apply_field_changes(
     conn: Connection,
     movie_id: int,
@@ -232,31 +384,131 @@ def apply_field_changes(
     source: str,
     now: datetime,
 ) -> int:
-    """Write changes (already filtered by `automated_changes`) with history; returns count."""
-    count = 0
-    for change in changes:
-        exists = conn.scalar(
-            select(FIELDS.c.id).where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == change.field)
-        )
-        if exists is None:
+    """Write changes (already filtered by `automated_changes`) with history; returns count.
+
+    A fixed number of statements whatever the number of changes: one read of the
+    existing rows, one multi-row insert, one executemany update, one history insert.
+    """
+    return write_field_changes(conn, movie_id, [(c, source) for c in changes], now)
+
+
+def write_field_changes(
+    conn: Connection,
+    movie_id: int,
+    changes: Sequence[tuple[FieldChange, str]],
+    now: datetime,
+    row_ids: Mapping[str, int] | None = None,
+) -> int:
+    """Write (change, source) pairs in order, with history; returns how many.
+
+    A field changed twice (TMDB's ratings, then OMDb's) keeps the last value and
+    source, and both changes are in the history. `row_ids` (field -> row, from
+    `load_merge_state`) saves reading them; at most four statements.
+    """
+    if not changes:
+        return 0
+    if row_ids is None:
+        row_ids = dict(
             conn.execute(
-                insert(FIELDS).values(
-                    movie_id=movie_id,
-                    field=change.field,
-                    value=change.new,
-                    source=source,
-                    updated_at=now,
+                select(FIELDS.c.field, FIELDS.c.id).where(
+                    FIELDS.c.movie_id == movie_id,
+                    FIELDS.c.field.in_({c.field for c, _ in changes}),
                 )
+            ).all()
+        )
+    last = {c.field: (c, source) for c, source in changes}
+    inserts = [
+        {"movie_id": movie_id, "field": name, "value": c.new, "source": source, "updated_at": now}
+        for name, (c, source) in last.items()
+        if name not in row_ids
+    ]
+    updates = [
+        {"row_id": row_ids[name], "new_value": c.new, "new_source": source, "new_at": now}
+        for name, (c, source) in last.items()
+        if name in row_ids
+    ]
+    if inserts:
+        conn.execute(_INSERT_FIELDS, inserts)
+    if updates:
+        conn.execute(_UPDATE_FIELD, updates)
+    conn.execute(
+        _INSERT_HISTORY,
+        [
+            {
+                "movie_id": movie_id,
+                "at": now,
+                "source": source,
+                "kind": "field",
+                "target": c.field,
+                "old": c.old,
+                "new": c.new,
+            }
+            for c, source in changes
+        ],
+    )
+    return len(changes)
+
+
+def fill_cast_thumbs(conn: Connection, movie_id: int, thumbs: Mapping[str, str]) -> int:
+    """Record cached headshots (profile URL -> sha256) in the movie's `cast`; returns how many.
+
+    The hash is a reference into the cache, not metadata a person sees: the value is
+    updated in place, without history, and only for actors whose profile image is
+    still that URL. A locked `cast` is a person's and is not rewritten at all. The
+    row is read for update so a concurrent merge is not lost (PostgreSQL).
+    """
+    if not thumbs:
+        return 0
+    if conn.scalar(
+        select(LOCKS.c.id).where(LOCKS.c.movie_id == movie_id, LOCKS.c.target == "cast")
+    ):
+        return 0
+    row = conn.execute(
+        select(FIELDS.c.id, FIELDS.c.value)
+        .where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == "cast")
+        .with_for_update()
+    ).first()
+    if row is None or not isinstance(row.value, list):
+        return 0
+    cast = [dict(a) if isinstance(a, dict) else a for a in row.value]
+    filled = 0
+    for actor in cast:
+        if not isinstance(actor, dict):
+            continue
+        sha = thumbs.get(actor.get("thumb") or "")
+        if sha and actor.get("thumb_sha256") != sha:
+            actor["thumb_sha256"] = sha
+            filled += 1
+    if filled:
+        conn.execute(update(FIELDS).where(FIELDS.c.id == row.id).values(value=cast))
+    return filled
+
+
+def load_field(conn: Connection, movie_id: int, name: str) -> Any:
+    """The stored value of one field of a movie (None when absent)."""
+    return conn.scalar(
+        select(FIELDS.c.value).where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == name)
+    )
+
+
+def set_hidden_field(
+    conn: Connection, movie_id: int, name: str, value: Any, source: str, now: datetime
+) -> None:
+    """Write a bookkeeping field (not in METADATA_FIELDS: never shown, edited or locked).
+
+    No history: it records where files were cached, not metadata a person sees.
+    """
+    updated = conn.execute(
+        update(FIELDS)
+        .where(FIELDS.c.movie_id == movie_id, FIELDS.c.field == name)
+        .values(value=value, source=source, updated_at=now)
+    )
+    if not updated.rowcount:
+        conn.execute(
+            insert(FIELDS).values(
+                movie_id=movie_id, field=name, value=value, source=source, updated_at=now
             )
-        else:
-            conn.execute(
-                update(FIELDS)
-                .where(FIELDS.c.id == exists)
-                .values(value=change.new, source=source, updated_at=now)
-            )
-        record(conn, movie_id, now, source, "field", change.field, change.old, change.new)
-        count += 1
-    return count
+        )
 
 
 def clear_provider_fields(
@@ -278,32 +530,63 @@ def clear_provider_fields(
     return count
 
 
-def refresh_title(conn: Connection, movie_id: int, now: datetime) -> None:
-    """Keep the list columns (title, year, sort key) in step with the metadata."""
-    fields = dict(
-        conn.execute(
-            select(FIELDS.c.field, FIELDS.c.value).where(
-                FIELDS.c.movie_id == movie_id,
-                FIELDS.c.field.in_(("title", "year", "sort_title")),
-            )
-        ).all()
-    )
-    movie = conn.execute(
-        select(MOVIES.c.title, MOVIES.c.year, MOVIES.c.sort_key, MOVIES.c.parsed_title)
-        .add_columns(MOVIES.c.parsed_year)
-        .where(MOVIES.c.id == movie_id)
-    ).first()
-    if movie is None:
-        return
-    title = fields.get("title") or movie.parsed_title
-    year = fields.get("year") or movie.parsed_year
-    key = sort_key(fields.get("sort_title") or title)
-    if (title, year, key) != (movie.title, movie.year, movie.sort_key):
-        conn.execute(
-            update(MOVIES)
-            .where(MOVIES.c.id == movie_id)
-            .values(title=title, year=year, sort_key=key, updated_at=now)
+def refresh_title(
+    conn: Connection,
+    movie_id: int,
+    now: datetime,
+    fields: Mapping[str, Any] | None = None,
+    movie: MovieTarget | None = None,
+) -> None:
+    """Keep the list columns (title, year, sort key) in step with the metadata.
+
+    `fields`: the movie's current metadata values, `movie`: its list columns and
+    parsed name, when the caller holds them already (each saves a read).
+    """
+    if fields is None:
+        fields = dict(
+            conn.execute(
+                select(FIELDS.c.field, FIELDS.c.value).where(
+                    FIELDS.c.movie_id == movie_id,
+                    FIELDS.c.field.in_(("title", "year", "sort_title")),
+                )
+            ).all()
         )
+    if movie is not None:
+        known = (movie.title, movie.year, movie.sort_key, movie.parsed_title, movie.parsed_year)
+    else:
+        found = conn.execute(
+            select(
+                MOVIES.c.title,
+                MOVIES.c.year,
+                MOVIES.c.sort_key,
+                MOVIES.c.parsed_title,
+                MOVIES.c.parsed_year,
+            ).where(MOVIES.c.id == movie_id)
+        ).first()
+        if found is None:
+            return
+        known = tuple(found)
+    old_title, old_year, old_key, parsed_title, parsed_year = known
+    title = fields.get("title") or parsed_title
+    year = fields.get("year") or parsed_year
+    key = sort_key(fields.get("sort_title") or title)
+    if (title, year, key) != (old_title, old_year, old_key):
+        conn.execute(
+            _UPDATE_TITLE,
+            {"b_id": movie_id, "b_title": title, "b_year": year, "b_key": key, "b_now": now},
+        )
+
+
+_UPDATE_TITLE = (
+    update(MOVIES)
+    .where(MOVIES.c.id == bindparam("b_id"))
+    .values(
+        title=bindparam("b_title", type_=MOVIES.c.title.type),
+        year=bindparam("b_year", type_=MOVIES.c.year.type),
+        sort_key=bindparam("b_key", type_=MOVIES.c.sort_key.type),
+        updated_at=bindparam("b_now", type_=MOVIES.c.updated_at.type),
+    )
+)
 
 
 def record(
@@ -335,6 +618,7 @@ _CANDIDATE_VALUES = (
     "vote_average",
     "score",
     "sha256",
+    "fetched_at",
 )
 
 
@@ -360,29 +644,53 @@ def load_candidates(conn: Connection, movie_id: int) -> list[StoredCandidate]:
             selected_by=r.selected_by,
             rejected=r.rejected,
             sha256=r.sha256,
+            fetched_at=r.fetched_at,
         )
         for r in rows
     ]
+
+
+def candidate_types(conn: Connection, movie_id: int) -> set[str]:
+    """The artwork types a movie has candidates of."""
+    return set(conn.scalars(select(ASSETS.c.type).where(ASSETS.c.movie_id == movie_id).distinct()))
+
+
+_CANDIDATE_STATE = select(
+    ASSETS.c.id, ASSETS.c.type, ASSETS.c.url, *(ASSETS.c[k] for k in _CANDIDATE_VALUES)
+).where(ASSETS.c.movie_id == bindparam("movie_id"))
+_INSERT_CANDIDATES = insert(ASSETS)
+# Stored NULLs read back the way StoredCandidate gives them (not a change to write).
+_READ_AS = {"votes": 0, "score": 0.0}
 
 
 def upsert_candidates(conn: Connection, movie_id: int, rows: Sequence[dict[str, Any]]) -> int:
     """Store candidates (type, url, provider, dims, language, votes, score); returns new ones.
 
     Existing rows keep their selection, block and download state; only the
-    provider's data and the score are refreshed, and only when they changed.
+    provider's data and the score are refreshed, and only when they changed. One
+    read, one insert, one executemany per distinct set of changed columns.
     """
-    current = {(c.type, c.url): c for c in load_candidates(conn, movie_id)}
+    current = {(r.type, r.url): r for r in conn.execute(_CANDIDATE_STATE, {"movie_id": movie_id})}
     new: list[dict[str, Any]] = []
+    updates: list[tuple[int, dict[str, Any]]] = []
     for row in rows:
         known = current.get((row["type"], row["url"]))
         if known is None:
             new.append({"movie_id": movie_id, "blocked": False, "selected": False, **row})
             continue
-        changed = {k: row[k] for k in _CANDIDATE_VALUES if k in row and getattr(known, k) != row[k]}
+        changed = {}
+        for k in _CANDIDATE_VALUES:
+            if k in row:
+                stored = getattr(known, k)
+                if stored is None:
+                    stored = _READ_AS.get(k)
+                if stored != row[k]:
+                    changed[k] = row[k]
         if changed:
-            conn.execute(update(ASSETS).where(ASSETS.c.id == known.id).values(**changed))
+            updates.append((known.id, changed))
     if new:
-        conn.execute(insert(ASSETS), new)
+        conn.execute(_INSERT_CANDIDATES, new)
+    mark_candidates(conn, updates)
     return len(new)
 
 
@@ -403,19 +711,62 @@ def mark_candidate(conn: Connection, candidate_id: int, **values: Any) -> None:
     conn.execute(update(ASSETS).where(ASSETS.c.id == candidate_id).values(**values))
 
 
-def local_artwork(conn: Connection, movie_id: int) -> tuple[str | None, list[tuple[str, str]]]:
-    """The library root and the (relative path, artwork type) of the movie's artwork files."""
+def mark_candidates(conn: Connection, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Update many candidates: one executemany per distinct set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for candidate_id, values in updates:
+        keys = tuple(sorted(values))
+        groups.setdefault(keys, []).append(
+            {"row_id": candidate_id, **{f"new_{k}": v for k, v in values.items()}}
+        )
+    for keys, rows in groups.items():
+        conn.execute(_update_candidates_statement(keys), rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_candidates_statement(keys: tuple[str, ...]) -> Any:
+    return (
+        update(ASSETS)
+        .where(ASSETS.c.id == bindparam("row_id"))
+        .values({k: bindparam(f"new_{k}", type_=ASSETS.c[k].type) for k in keys})
+    )
+
+
+def local_files(conn: Connection, movie_id: int) -> tuple[str | None, list[LocalFile]]:
+    """The library root and the movie's artwork (with a type) and NFO files (not extras')."""
     root = conn.scalar(
         select(LIBRARIES.c.path)
         .join(MOVIES, MOVIES.c.library_id == LIBRARIES.c.id)
         .where(MOVIES.c.id == movie_id)
     )
     rows = conn.execute(
-        select(FILES.c.path, FILES.c.role)
-        .where(FILES.c.movie_id == movie_id, FILES.c.kind == "artwork")
+        select(FILES.c.path, FILES.c.kind, FILES.c.role, FILES.c.size, FILES.c.updated_at)
+        .where(FILES.c.movie_id == movie_id, FILES.c.kind.in_(("artwork", "nfo")))
         .order_by(FILES.c.path)
     ).all()
-    return root, [(r.path, r.role) for r in rows if r.role]
+    return root, [
+        LocalFile(r.path, r.kind, r.role, r.size, r.updated_at)
+        for r in rows
+        if (r.kind == "artwork" and r.role) or (r.kind == "nfo" and r.role != "extra")
+    ]
+
+
+def cached_hashes_by_url(
+    conn: Connection, urls: Sequence[str], types: Iterable[str]
+) -> dict[str, str]:
+    """URL -> sha256 of candidates of `types` (any movie) already downloaded."""
+    out: dict[str, str] = {}
+    for start in range(0, len(urls), 500):
+        chunk = list(urls[start : start + 500])
+        for r in conn.execute(
+            select(ASSETS.c.url, ASSETS.c.sha256).where(
+                ASSETS.c.type.in_(list(types)),
+                ASSETS.c.url.in_(chunk),
+                ASSETS.c.sha256.is_not(None),
+            )
+        ):
+            out.setdefault(r.url, r.sha256)
+    return out
 
 
 def candidate_by_url(
@@ -497,3 +848,11 @@ def library_refresh_state(conn: Connection, library_id: int) -> list[RefreshStat
 def utc(value: datetime) -> datetime:
     """An aware UTC datetime (SQLite hands back naive ones, stored as UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def load_field_sources(conn: Connection, movie_id: int) -> dict[str, str]:
+    """Which source wrote each metadata field of a movie (for field priorities)."""
+    rows = conn.execute(
+        select(FIELDS.c.field, FIELDS.c.source).where(FIELDS.c.movie_id == movie_id)
+    )
+    return {r.field: r.source for r in rows}

@@ -32,6 +32,7 @@ class Trailer:
     type: str = "Trailer"
     language: str | None = None
     official: bool = False
+    size: int | None = None  # vertical resolution (1080, 720...)
 
 
 @dataclass(slots=True)

@@ -1,9 +1,18 @@
-"""Identify, enrich and provider-update jobs; a person's identification and artwork choices."""
+"""Identify, enrich, artwork and provider-update jobs; a person's identification and artwork
+choices.
+
+An `enrich` job does the metadata (provider API calls, merge, candidates scored) and
+queues the movie's `artwork` job (downloads, checks, selection, cache) one priority
+step lower, deduplicated per movie: workers spend their time on the rate-limited API
+work first and artwork drains behind it. The next phase of the chain (publishing,
+`after_enrich`) is queued when the artwork job is done, since it needs the selected
+art; an enrichment that skipped the movie goes straight on to it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +24,7 @@ from metarr.domain.errors import InvalidInput, NotFound
 from metarr.domain.media import ArtworkType, MovieStatus
 from metarr.jobs import JobContext, Priority, Queue, Registry
 from metarr.media.images import inspect_image
+from metarr.pipeline.artwork import SET_TYPES, base_type
 from metarr.pipeline.enrich import Enricher, EnrichOptions
 from metarr.pipeline.identify import Identifier, query_of, score_results
 from metarr.pipeline.refresh import DEFAULT_FORCE_REFRESH_AGE, ProviderUpdate
@@ -26,9 +36,11 @@ log = logging.getLogger(__name__)
 
 IDENTIFY_JOB = "identify"
 ENRICH_JOB = "enrich"
+ARTWORK_JOB = "artwork"
 PROVIDER_UPDATE_JOB = "provider_update"
 USER = "user"
-ARTWORK_TYPES = frozenset(t.value for t in ArtworkType)
+# A movie's own artwork types, and its collection's (`set.poster`, `set.fanart`).
+ARTWORK_TYPES = frozenset(t.value for t in ArtworkType) | frozenset(SET_TYPES)
 MAX_ATTEMPTS = 5
 
 
@@ -101,9 +113,11 @@ class EnrichmentService:
         self.identifier = Identifier(db, providers, runtime)
         self.enricher = Enricher(db, providers, runtime, cache, options)
         self.refresher = ProviderUpdate(db, providers, runtime, force_refresh_age=force_refresh_age)
+        # set by the composition root: enqueues the next phase after a movie's enrichment
+        self.after_enrich: Callable[[JobContext, int], int | None] | None = None
 
     def register(self, registry: Registry) -> None:
-        """Register the `identify`, `enrich` and `provider_update` job handlers."""
+        """Register the `identify`, `enrich`, `artwork` and `provider_update` job handlers."""
         registry.register(
             IDENTIFY_JOB,
             self.handle_identify,
@@ -119,6 +133,12 @@ class EnrichmentService:
             priority=Priority.NORMAL,
         )
         registry.register(
+            ARTWORK_JOB,
+            self.handle_artwork,
+            max_attempts=MAX_ATTEMPTS,
+            priority=Priority.LOW,
+        )
+        registry.register(
             PROVIDER_UPDATE_JOB,
             self.handle_provider_update,
             needs="tmdb",
@@ -127,8 +147,9 @@ class EnrichmentService:
         )
 
     def close(self) -> None:
-        """Close the artwork download pool (the runtime's owner closes the providers)."""
-        self.runtime.run(self.enricher.fetcher.aclose())
+        """Close the artwork download pool and image threads (the runtime's owner closes
+        the providers)."""
+        self.enricher.close()
 
     # -- enqueueing -------------------------------------------------------------------
 
@@ -183,17 +204,36 @@ class EnrichmentService:
         """The `enrich` job: one movie (`movie_id`), or a library fanned out (`library_id`)."""
         if "movie_id" in ctx.payload:
             ctx.check_cancelled()
-            return self.enricher.enrich(
-                int(ctx.payload["movie_id"]),
-                check=ctx.check_cancelled,
-                fresh=bool(ctx.payload.get("fresh", False)),
-            ).as_dict()
+            movie_id = int(ctx.payload["movie_id"])
+            result = self.enricher.enrich(
+                movie_id, check=ctx.check_cancelled, fresh=bool(ctx.payload.get("fresh", False))
+            )
+            out = result.as_dict()
+            if result.action == "enriched":
+                # Below the enrich jobs: publishing follows once the artwork is in (below).
+                priority = min(Priority.LOWEST, max(Priority.LOW, ctx.job.priority + 1))
+                child = ctx.enqueue_child(
+                    ARTWORK_JOB, movie_target(movie_id), {"movie_id": movie_id}, priority=priority
+                )
+                out["artwork_job_id"] = child.id
+            elif self.after_enrich is not None:  # chain.py: publishing, when switched on
+                out["next_job_id"] = self.after_enrich(ctx, movie_id)
+            return out
         library_id = int(ctx.payload["library_id"])
         job_ids = [
             ctx.enqueue_child(job_type, movie_target(movie_id), payload).id
             for job_type, movie_id, payload in self._plan(library_id)
         ]
         return {"library_id": library_id, "job_ids": job_ids}
+
+    def handle_artwork(self, ctx: JobContext) -> Mapping[str, Any]:
+        """The `artwork` job: one movie's artwork step, then the next phase of the chain."""
+        ctx.check_cancelled()
+        movie_id = int(ctx.payload["movie_id"])
+        out = self.enricher.artwork.run(movie_id, check=ctx.check_cancelled).as_dict()
+        if self.after_enrich is not None:  # chain.py: publishing, when switched on
+            out["next_job_id"] = self.after_enrich(ctx, movie_id)
+        return out
 
     # -- change-driven provider update ------------------------------------------------
 
@@ -386,7 +426,7 @@ class EnrichmentService:
                 data = self.enricher.fetch_image(cand.url, cand.provider)
             except ProviderNotFound as exc:
                 raise NotFound(f"the image is gone: {cand.url}") from exc
-            info = inspect_image(data, claimed_type=kind)
+            info = inspect_image(data, claimed_type=base_type(kind))
             cap = self.enricher.options.max_bytes
             sha = self.cache.put_bytes(data, info.ext, max_bytes=cap).sha256
         self._choose(movie_id, kind, cand.id, sha)
@@ -399,7 +439,7 @@ class EnrichmentService:
         cap = self.enricher.options.max_bytes
         if len(data) > cap:
             raise AssetTooLarge(f"the upload is {len(data)} bytes, the cap is {cap}")
-        info = inspect_image(data, claimed_type=kind)
+        info = inspect_image(data, claimed_type=base_type(kind))
         cached = self.cache.put_bytes(data, info.ext, max_bytes=cap)
         url = f"{USER}:{cached.sha256}"
         row = {
@@ -412,7 +452,7 @@ class EnrichmentService:
             "votes": 0,
             "vote_average": None,
             "score": assets.score(
-                assets.Candidate(kind, url, USER, info.width, info.height),
+                assets.Candidate(base_type(kind), url, USER, info.width, info.height),
                 preferred_language=self.enricher.preferred_language,
                 provider_order=self.enricher.options.provider_order,
             ),

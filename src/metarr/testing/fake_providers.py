@@ -9,6 +9,7 @@ image bytes of the dimensions the payloads claim, and misbehaves on demand::
         fake.tmdb.rate_limit = 20        # 429 + Retry-After above 20 requests/s
         fake.tmdb.latency = 0.5          # slow answers
         fake.tmdb.fail(3)                # the next 3 requests answer 503
+        fake.image_latency = 0.2         # a slow image host
         fake.missing_tmdb_ids.add(42)    # 404 for this id
         config = ProviderConfig.for_provider(
             "tmdb", api_key=fake.tmdb_key, base_url=fake.tmdb_base_url)
@@ -19,11 +20,17 @@ Paths: TMDB `/3/...` (search/movie, movie/{id} with append_to_response, find/{im
 collection/{id}, configuration, movie/changes), fanart.tv `/v3/movies/{id}`, OMDb
 `/?i=tt...&apikey=...`, TMDB images `/t/p/{size}/{file}`, fanart.tv images
 `/fanart-assets/...`. Generated movies have ids 1..99,999,999 (except recorded ones
-and `missing_tmdb_ids`) and IMDb ids `tt9xxxxxxx` (`generated_imdb_id`).
+and `missing_tmdb_ids`) and IMDb ids `tt9xxxxxxx` (`generated_imdb_id`); every fourth
+belongs to a generated collection (`5_000_000 + id // 100`, with images on
+`append_to_response=images`) and has one official YouTube trailer.
+
+Images show one of `PATTERNS` pictures (distinct perceptual hashes) with the path
+embedded, so every path has its own bytes; `warm()` draws them ahead of a benchmark.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -351,6 +358,7 @@ class FakeProviderServer:
         self.missing_tmdb_ids: set[int] = set()
         self.missing_fanart_ids: set[int] = set()
         self.changed_ids: list[int] | None = None  # None: replay the recorded changes list
+        self.image_latency = 0.0  # seconds before an image answer (a slow image host)
         self._lock = threading.Lock()
         self._log: list[RecordedRequest] = []
         self._images: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
@@ -447,6 +455,7 @@ class FakeProviderServer:
         self.missing_tmdb_ids.clear()
         self.missing_fanart_ids.clear()
         self.changed_ids = None
+        self.image_latency = 0.0
         self.clear_requests()
 
     def _record(self, request: RecordedRequest) -> None:
@@ -551,7 +560,7 @@ class FakeProviderServer:
             collection = self._collection(int(parts[1]))
             if collection is None:
                 return 404, self.tmdb_errors[404]
-            return 200, collection
+            return 200, _with_appends(collection, query)
         return 404, self.tmdb_errors[404]
 
     def _search(self, query: dict[str, str]) -> tuple[int, Any]:
@@ -605,13 +614,29 @@ class FakeProviderServer:
             if i > 0 and i % 4 == 0
         ]
         first = generate_movie(parts[0]["id"])
+
+        def image(kind: str, n: int, width: int, height: int, lang: str | None) -> JSON:
+            return {
+                "aspect_ratio": round(width / height, 3),
+                "file_path": f"/gc{collection_id}{kind}{n}_{width}x{height}.jpg",
+                "width": width,
+                "height": height,
+                "iso_639_1": lang,
+                "vote_average": 5.0 + n,
+                "vote_count": 10 - n,
+            }
+
+        posters = [image("p", 0, 1000, 1500, "en"), image("p", 1, 2000, 3000, None)]
+        backdrops = [image("b", 0, 1920, 1080, None), image("b", 1, 1280, 720, "en")]
         return {
             "id": collection_id,
             "name": f"The {first['title'].rsplit(' ', 1)[0]} Collection",
             "overview": "A generated collection.",
-            "poster_path": f"/gc{collection_id}_1000x1500.jpg",
-            "backdrop_path": f"/gc{collection_id}b_1920x1080.jpg",
+            "poster_path": posters[0]["file_path"],
+            "backdrop_path": backdrops[0]["file_path"],
             "parts": parts,
+            # only with append_to_response=images (as TMDB)
+            "images": {"backdrops": backdrops, "posters": posters, "logos": []},
         }
 
     def _changes(self, page: int) -> JSON:
@@ -672,6 +697,34 @@ class FakeProviderServer:
 
     # -- images ---------------------------------------------------------------------
 
+    def warm(self, tmdb_ids: list[int]) -> int:
+        """Draw, ahead of time, the pictures of these movies' images (and fanart, collections).
+
+        A real image host serves stored files; drawing them is the fake's cost, not
+        the client's, so a benchmark warms the fake before it measures. Returns the
+        number of image paths visited.
+        """
+        paths: list[str] = []
+        for tmdb_id in tmdb_ids:
+            movie = self.tmdb_movie(tmdb_id)
+            if movie is None:
+                continue
+            images = movie.get("images") or {}
+            files = [i["file_path"] for kind in images.values() for i in kind]
+            files += [c["profile_path"] for c in movie["credits"]["cast"] if c["profile_path"]]
+            collection = movie.get("belongs_to_collection")
+            found = self._collection(int(collection["id"])) if collection else None
+            if found is not None:
+                files += [i["file_path"] for kind in found["images"].values() for i in kind]
+            paths += [f"/t/p/original{f}" for f in files]
+            fanart = self._fanart(f"/v3/movies/{tmdb_id}")[1]
+            for items in fanart.values():
+                if isinstance(items, list):
+                    paths += [urlsplit(i["url"]).path for i in items]
+        for path in dict.fromkeys(paths):
+            self.image(path)
+        return len(paths)
+
     def image(self, path: str) -> tuple[bytes, str] | None:
         """Bytes and content type of an image path, at the dimensions its payload claims."""
         match = re.fullmatch(r"/t/p/(\w+)(/.+)", path)
@@ -728,11 +781,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in ("/", "") and ("i" in query or "t" in query):
             self._service("omdb", fake.omdb, path, query, lambda: fake._omdb(query))
         else:
+            arrived = time.monotonic()
             image = fake.image(path)
             status = 200 if image is not None else 404
-            fake._record(
-                RecordedRequest("images", "GET", path, query, time.monotonic(), status, bearer)
-            )
+            fake._record(RecordedRequest("images", "GET", path, query, arrived, status, bearer))
+            if fake.image_latency > 0:
+                time.sleep(fake.image_latency)
             if image is None:
                 self._send(404, b"not found", "text/plain")
             else:
@@ -899,16 +953,58 @@ def _scaled(dims: tuple[int, int], size: str) -> tuple[int, int] | None:
     return (width, height) if target >= height else (max(1, round(width * target / height)), target)
 
 
+# Distinct pictures the fake draws (per size and format); every image is one of them
+# with its own name embedded, so its bytes (and SHA-256) are its own while the
+# expensive encoding is shared. 64 patterns: two images of one movie look alike
+# (a perceptual near-duplicate) now and then, as real artwork sets sometimes do.
+PATTERNS = 64
+_TEMPLATES: OrderedDict[tuple[int, int, int, str], bytes] = OrderedDict()
+_TEMPLATES_LOCK = threading.Lock()
+MAX_TEMPLATES = 2048
+
+
 def _render(name: str, dims: tuple[int, int], fmt: str) -> bytes:
-    seed = zlib.crc32(name.encode())
-    colour = (seed & 0xFF, (seed >> 8) & 0xFF, (seed >> 16) & 0xFF)
+    """A valid JPEG/PNG of `dims` showing one of `PATTERNS` pictures, unique to `name`."""
+    pattern = hashlib.blake2b(name.encode(), digest_size=4).digest()[0] % PATTERNS
+    key = (pattern, dims[0], dims[1], fmt)
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(key)
+    if template is None:
+        template = _draw(key[0], dims, fmt)
+        with _TEMPLATES_LOCK:
+            _TEMPLATES[key] = template
+            while len(_TEMPLATES) > MAX_TEMPLATES:
+                _TEMPLATES.popitem(last=False)
+    return _with_name(template, name.encode("utf-8", "replace")[:200], fmt)
+
+
+def _draw(pattern: int, dims: tuple[int, int], fmt: str) -> bytes:
+    """A 9x8 grid of random colours blown up to `dims` (distinct perceptual hashes)."""
+    rng = random.Random(pattern)
+    grid = Image.new("RGB", (9, 8))
+    grid.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(72)])
+    image = grid.resize(dims, Image.Resampling.NEAREST)
     if fmt == "PNG":
-        image = Image.new("RGBA", dims, (*colour, 200))
-    else:
-        image = Image.new("RGB", dims, colour)
+        image.putalpha(200)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **({"quality": 60} if fmt == "JPEG" else {}))
     return buffer.getvalue()
+
+
+def _with_name(template: bytes, name: bytes, fmt: str) -> bytes:
+    """The template with `name` in a comment (JPEG COM segment, PNG tEXt chunk)."""
+    if fmt == "PNG":
+        head = 8 + 25  # signature + IHDR chunk
+        body = b"Comment\x00" + name
+        chunk = (
+            len(body).to_bytes(4, "big")
+            + b"tEXt"
+            + body
+            + zlib.crc32(b"tEXt" + body).to_bytes(4, "big")
+        )
+        return template[:head] + chunk + template[head:]
+    segment = b"\xff\xfe" + (len(name) + 2).to_bytes(2, "big") + name
+    return template[:2] + segment + template[2:]
 
 
 def generate_movie(tmdb_id: int) -> JSON:

@@ -27,13 +27,11 @@ HELP: Mapping[str, str] = {
     "file_scan": "Reads the library folder for new, changed and removed movies.",
     "provider_update": "Refreshes metadata and artwork from the providers.",
     "verification": "Checks that written files still match what Metarr expects.",
-    "cleanup": "Purges movies deleted longer ago than the grace period.",
+    "cleanup": "Purges movies deleted longer ago than the grace period, old job history and "
+    "cache files nothing refers to any more.",
 }
 # Why a task cannot run yet (shown as the tooltip of its disabled "Run now").
-UNAVAILABLE: Mapping[str, str] = {
-    "provider_update": "Not available yet: provider update arrives with enrichment.",
-    "verification": "Not available yet: verification arrives with a later release.",
-}
+UNAVAILABLE: Mapping[str, str] = {}
 _FALLBACK_UNAVAILABLE = "Not available yet: this task has no handler in this version."
 
 
