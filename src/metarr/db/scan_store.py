@@ -19,6 +19,7 @@ from metarr.db.tables import (
     MovieRow,
     StreamRow,
 )
+from metarr.db.tables_publish import PublishedFileRow
 from metarr.domain.fields import FieldChange
 from metarr.domain.media import ProbeResult
 
@@ -30,6 +31,7 @@ STREAMS = _tables[StreamRow.__tablename__]
 IDS = _tables[ExternalIdRow.__tablename__]
 FIELDS = _tables[MetadataFieldRow.__tablename__]
 LOCKS = _tables[LockRow.__tablename__]
+PUBLISHED = _tables[PublishedFileRow.__tablename__]
 
 
 @dataclass(slots=True)
@@ -178,6 +180,19 @@ def load_fields_and_locks(
         ):
             locks[movie_id].add(target)
     return fields, locks
+
+
+def load_published_nfos(conn: Connection, movie_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The NFO files Metarr last published for the given movies: {movie: {path: sha256}}."""
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in _chunks(list(movie_ids)):
+        for movie_id, path, sha in conn.execute(
+            select(PUBLISHED.c.movie_id, PUBLISHED.c.path, PUBLISHED.c.sha256).where(
+                PUBLISHED.c.movie_id.in_(chunk), PUBLISHED.c.kind == "nfo"
+            )
+        ):
+            found[movie_id][path] = sha
+    return found
 
 
 def find_movies_by_ids(

@@ -8,6 +8,7 @@ previous state consistent and the next scan finishes the work.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -109,6 +110,7 @@ class _Read:
     files: list[FileWrite]
     nfos: list[tuple[str, NfoDocument]]
     name_ids: ExternalIds
+    nfo_hashes: dict[str, str] = field(default_factory=dict)  # path -> sha256 of the bytes read
 
 
 class LibraryScanner:
@@ -293,7 +295,8 @@ class LibraryScanner:
                 main_hashes.append(fw.quick_hash)
             files.append(fw)
 
-        nfos = self._read_nfos(root, unit, stats)
+        nfo_hashes: dict[str, str] = {}
+        nfos = self._read_nfos(root, unit, stats, nfo_hashes)
         name_ids = _name_ids(unit)
 
         if known is None:
@@ -312,7 +315,7 @@ class LibraryScanner:
             else:
                 stats.updated += 1
             claimed.add(known.id)
-        return _Read(unit, known, files, nfos, name_ids)
+        return _Read(unit, known, files, nfos, name_ids, nfo_hashes)
 
     def _prepare(self, batch: list[_Read]) -> list[MovieWrite]:
         """Decide identity, metadata and list columns of a batch of read movies.
@@ -324,16 +327,19 @@ class LibraryScanner:
         kept: dict[int, dict[str, tuple[str, str]]] = {}
         current: dict[int, dict[str, Any]] = {}
         locks: dict[int, set[str]] = {}
+        published: dict[int, dict[str, str]] = {}
         if known_ids:
             with self.db.engine.connect() as conn:
                 kept = scan_store.load_kept_ids(conn, known_ids)
                 current, locks = scan_store.load_fields_and_locks(conn, known_ids)
+                published = scan_store.load_published_nfos(conn, known_ids)
         return [
             self._movie_write(
                 r,
                 kept.get(r.known.id) if r.known else None,
                 current.get(r.known.id, {}) if r.known else {},
                 locks.get(r.known.id, set()) if r.known else set(),
+                published.get(r.known.id, {}) if r.known else {},
             )
             for r in batch
         ]
@@ -344,16 +350,27 @@ class LibraryScanner:
         kept: dict[str, tuple[str, str]] | None,
         cur: dict[str, Any],
         locks: set[str],
+        published_nfos: dict[str, str] | None = None,
     ) -> MovieWrite:
-        """What to store for one movie, given what is stored for it now."""
+        """What to store for one movie, given what is stored for it now.
+
+        An NFO exactly as Metarr last published it (same bytes) is Metarr's own
+        rendering of what is stored: it is not read back as new metadata (that
+        would turn provider values into `nfo` ones and drop what the NFO cannot
+        hold, such as cached headshots). An NFO someone edited is read as usual.
+        """
         unit, known, nfos = read.unit, read.known, read.nfos
+        own = published_nfos or {}
+        foreign = [
+            (p, d) for p, d in nfos if own.get(p) is None or own[p] != read.nfo_hashes.get(p)
+        ]
         hint = (
             self.options.hint_ids if self.options.scope and unit.key == self.options.scope else None
         )
         decision = decide_identity(nfos=nfos, name_ids=read.name_ids, hint_ids=hint, kept=kept)
-        primary = next((d for _, d in nfos if d.kind == "movie" and d.info.title), None)
+        primary = next((d for _, d in foreign if d.kind == "movie" and d.info.title), None)
         info = primary.info if primary else MovieInfo()
-        changes = automated_changes(cur, info_to_fields(info), locks)
+        changes = automated_changes(cur, info_to_fields(info), locks) if primary else []
 
         # the guessit parse is cached per names + size + mtime of the main video
         main = unit.main_videos()[0] if unit.main_videos() else None
@@ -409,8 +426,9 @@ class LibraryScanner:
         )
 
     def _read_nfos(
-        self, root: str, unit: MovieUnit, stats: ScanStats
+        self, root: str, unit: MovieUnit, stats: ScanStats, hashes: dict[str, str]
     ) -> list[tuple[str, NfoDocument]]:
+        """Parse the unit's NFOs; `hashes` receives the sha256 of each file's bytes."""
         docs: list[tuple[str, NfoDocument]] = []
         for cf in unit.nfo_candidates():
             path = os.path.join(root, cf.entry.path)
@@ -423,6 +441,7 @@ class LibraryScanner:
                 stats.nfo_errors += 1
                 stats.errors.append(f"{cf.entry.path}: {exc}")
                 continue
+            hashes[cf.entry.path] = hashlib.sha256(data).hexdigest()
             doc = read_nfo(data)
             if not doc.well_formed:
                 stats.nfo_errors += 1
