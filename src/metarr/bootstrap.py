@@ -14,12 +14,13 @@ from metarr.jobs import JobContext, Queue, Registry, Wakeup, Worker
 from metarr.jobs.scheduler import Scheduler
 from metarr.media.probe import default_prober
 from metarr.pipeline import chain
+from metarr.pipeline.publish import Publisher
 from metarr.pipeline.scan import ScanOptions
+from metarr.pipeline.verify import Verifier
 from metarr.providers import (
     FileResponseCache,
     ProviderDeps,
     ProviderRuntime,
-    configs_from_env,
     default_registry,
 )
 from metarr.services.activity import ActivityService
@@ -31,11 +32,17 @@ from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
 from metarr.services.maintenance import MaintenanceService
+from metarr.services.player_monitor import PlayerMonitor
+from metarr.services.player_sync import PlayerSyncJobs
+from metarr.services.players import PlayerService
+from metarr.services.providers import ProviderSettingsService
+from metarr.services.publishing import PublishingService
 from metarr.services.scans import ScanRun, ScanService, library_target
 from metarr.services.schedules import ScheduleService
 from metarr.services.webhooks import WebhookService
 from metarr.settings import Settings
 from metarr.storage.cache import ContentCache
+from metarr.storage.recycle import RecycleBin
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +69,12 @@ class Container:
     webhooks: WebhookService
     edit: EditService
     enrichment: EnrichmentService
+    providers: ProviderSettingsService
+    publishing: PublishingService
+    players: PlayerService
+    player_sync: PlayerSyncJobs
+    player_monitor: PlayerMonitor
     workers: list[Worker] = field(default_factory=list)
-    extras: dict[str, object] = field(default_factory=dict)
 
     def start_workers(self, concurrency: int | None = None) -> Worker:
         """Start an in-process worker running every registered job type."""
@@ -87,7 +98,10 @@ class Container:
     def close(self) -> None:
         """Stop background work and release the database."""
         self.scheduler.stop()
+        self.player_monitor.stop()
         self.stop_workers()
+        self.players.close()
+        self.providers.close()
         self.enrichment.close()
         self.enrichment.runtime.run(self.enrichment.providers.aclose())
         self.enrichment.runtime.close()
@@ -134,6 +148,7 @@ def build(
             library_id=library.id,
             switches={"auto_enrich": library.auto_enrich, "auto_publish": library.auto_publish},
             registered=lambda t: t in registry.types,
+            scope=run.scope,
         )
         if step is not None:
             queue.enqueue(step.job_type, step.target, step.payload)
@@ -156,28 +171,70 @@ def build(
         ),
     )
     scans.register(registry)
-    # providers: keys, base URLs and limits from METARR_<PROVIDER>_* (no key: provider off)
+    # providers: defaults < METARR_<PROVIDER>_* < the Providers page (no key: provider off)
     provider_runtime = ProviderRuntime()
-    providers = default_registry().build(
-        configs_from_env(), ProviderDeps(cache=FileResponseCache(data_dir / "provider-cache"))
+    provider_settings = ProviderSettingsService(
+        db,
+        default_registry(),
+        ProviderDeps(cache=FileResponseCache(data_dir / "provider-cache")),
+        provider_runtime,
     )
+    providers = provider_settings.build()
     enrichment = EnrichmentService(
-        db, queue, providers, provider_runtime, ContentCache(data_dir / "cache")
+        db,
+        queue,
+        providers,
+        provider_runtime,
+        ContentCache(data_dir / "cache"),
+        provider_settings.enrich_options(),
     )
+    provider_settings.attach(enrichment.enricher)  # saved limits/priorities apply at once
+    provider_settings.start()  # usage rows; settings saved by another process
     enrichment.register(registry)  # `identify` and `enrich`; chain.py enqueues after scans
     events.subscribe(lambda event: _record_job_activity(activity, event))
-    maintenance = MaintenanceService(db, settings)
+    maintenance = MaintenanceService(db, settings, enrichment.cache)
+
+    # publishing: NFO + artwork into the library, verification, the recycle bin
+    recycle = RecycleBin(data_dir / "recycle")
+    publisher = Publisher(db, enrichment.cache, recycle)
+    publishing = PublishingService(
+        db,
+        queue,
+        libraries,
+        publisher,
+        Verifier(
+            db, enrichment.cache, recycle, enrichment.enricher.fetch_image, publisher.render_nfo
+        ),
+        recycle,
+        registered=lambda t: t in registry.types,
+        on_published=lambda library_id, ids: events.publish(
+            make_event("item.changed", library_id=library_id, ids=ids, source="publish")
+        ),
+        retention_days=settings.recycle_retention_days,
+    )
+    publishing.register(registry)  # `publish`, `verify`; after scans and enrichment per chain.py
+    enrichment.after_enrich = publishing.after_enrich
 
     def cleanup_job(ctx: JobContext) -> dict[str, int]:
-        return maintenance.cleanup(int(ctx.payload["library_id"]), queue)
+        out = maintenance.cleanup(int(ctx.payload["library_id"]), queue)
+        return {**out, "recycle_purged": publishing.purge_expired()}
 
     registry.register("cleanup", cleanup_job, max_attempts=3)
+
+    # players: `sync` jobs after publishing (chain.py), live status while serving
+    players = PlayerService(db, queue, retry_seconds=settings.player_retry_seconds)
+    player_sync = PlayerSyncJobs(db, queue, players)
+    player_sync.register(registry)
+    player_monitor = PlayerMonitor(players, events.publish, interval=settings.player_poll_seconds)
+    webhooks = WebhookService(db, scans, activity)
+    webhooks.on_movie_deleted = player_sync.movie_removed
     schedules = ScheduleService(
         db,
         queue,
         task_runners={
             "file_scan": lambda lib, trig: _scan_job_id(scans.submit(lib, trigger=trig)),
             "provider_update": enrichment.schedule_runner,
+            "verification": publishing.schedule_runner,
             "cleanup": lambda lib, _trig: (
                 queue.enqueue("cleanup", library_target(lib), {"library_id": lib}).id
             ),
@@ -208,8 +265,13 @@ def build(
         schedules=schedules,
         scheduler=scheduler,
         activity=activity,
-        webhooks=WebhookService(db, scans, activity),
+        webhooks=webhooks,
         enrichment=enrichment,
+        providers=provider_settings,
+        publishing=publishing,
+        players=players,
+        player_sync=player_sync,
+        player_monitor=player_monitor,
         edit=EditService(
             db,
             on_changed=lambda movie_id: events.publish(

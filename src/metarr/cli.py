@@ -50,7 +50,7 @@ def serve(host: str | None, port: int | None) -> None:
         container = build(settings)
     except MetarrError as exc:
         raise click.ClickException(str(exc)) from exc
-    app = create_app(container)
+    app = create_app(container, start_player_monitor=True)
     wildcard = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - only to print a usable URL
     shown_host = "localhost" if settings.host in wildcard else settings.host
     url = f"http://{shown_host}:{settings.port}/"

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     scan_batch_size: int = Field(default=500, ge=1)
     deleted_grace_days: int = Field(default=30, ge=0)
     sample_max_bytes: int = Field(default=50 * 1024 * 1024, ge=0)
+    # publishing: files Metarr replaced or removed stay in data/recycle/ this long
+    recycle_retention_days: int = Field(default=30, ge=1)
+    # players: status poll interval of `metarr serve` (0 = off), retry delay of a player down
+    player_poll_seconds: float = Field(default=10.0, ge=0)
+    player_retry_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

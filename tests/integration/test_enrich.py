@@ -153,6 +153,8 @@ def build_env(
     registry = Registry()
     container.scans.register(registry)
     service.register(registry)
+    container.publishing.register(registry)  # the chain: enrich -> artwork -> publish
+    service.after_enrich = container.publishing.after_enrich
     container.enrichment.close()
     container.enrichment = service  # the API routes use this one
     worker = Worker(

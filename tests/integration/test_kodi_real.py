@@ -11,8 +11,6 @@ import shutil
 import socket
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,47 +30,10 @@ from metarr.players.base import (
 from metarr.players.kodi import KodiPlayer
 from metarr.players.kodi.notifications import KodiConnection
 from metarr.players.kodi.schemas import KodiFeature, image_url
-from metarr.testing.kodi import KodiPeer, ensure_kodi, tiny_video
+from metarr.testing.kodi import KodiPeer, tiny_video
+from tests.integration.kodi_fixtures import Session
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
-
-
-@dataclass
-class Session:
-    """The session's Kodi and a template video to copy into movie folders."""
-
-    kodi: KodiPeer
-    video: Path
-    timings: dict[str, float]
-
-
-@pytest.fixture(scope="session")
-def kodi_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    problem = ensure_kodi()
-    if problem is not None:
-        pytest.skip(f"a real Kodi cannot run here: {problem}")
-    base = tmp_path_factory.mktemp("kodi")
-    video = tiny_video(base / "template.mkv", 1)
-    peer = KodiPeer(base / "peer")
-    peer.start()
-    # Kodi's usual state: the whole source was scanned once, so its listing is cached
-    # and a brand-new sub-folder "does not exist" for a plain targeted scan.
-    with KodiPlayer(peer.config()) as player:
-        player.kodi.scan_folder(str(peer.movies_dir))
-    session = Session(peer, video, {"start": peer.start_seconds})
-    try:
-        yield session
-    finally:
-        peer.stop()
-        print(f"\nKodi session timings: {session.timings}")
-
-
-@pytest.fixture
-def kodi(kodi_session: Session) -> KodiPeer:
-    peer = kodi_session.kodi
-    if not peer.running:  # the stop test ran before this one (it normally runs last)
-        peer.start(peer.http_port)
-    return peer
 
 
 def write_nfo(path: Path, title: str, year: int, plot: str, tmdb: int, imdb: str) -> None:

@@ -21,6 +21,9 @@ from metarr.api.routers import (
     jobs,
     libraries,
     movies,
+    players,
+    providers,
+    publishing,
     scans,
     schedules,
     webhooks,
@@ -39,6 +42,7 @@ def create_app(
     close_on_shutdown: bool = True,
     start_workers: bool = True,
     start_scheduler: bool = True,
+    start_player_monitor: bool = False,
 ) -> FastAPI:
     """Build the ASGI app around an already-built container."""
 
@@ -48,9 +52,12 @@ def create_app(
             container.start_workers()
         if start_scheduler:
             container.scheduler.start()
+        if start_player_monitor:  # `metarr serve`; tests ask for it when they need it
+            container.player_monitor.start()
         try:
             yield
         finally:
+            container.player_monitor.stop()
             container.scheduler.stop()
             container.stop_workers()
             if close_on_shutdown:
@@ -94,6 +101,9 @@ def create_app(
     protected.include_router(webhooks.router)
     protected.include_router(activity.router)
     protected.include_router(enrichment.router)
+    protected.include_router(providers.router)
+    protected.include_router(publishing.router)
+    protected.include_router(players.router)
     api.include_router(protected)
     api.include_router(ws.router)  # authenticates the websocket itself
     app.include_router(api)

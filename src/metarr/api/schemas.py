@@ -19,6 +19,7 @@ class LibraryIn(BaseModel):
     enabled: bool = True
     auto_enrich: bool = False
     auto_publish: bool = False
+    auto_sync: bool = True
     ignore_patterns: list[str] = Field(default_factory=list, max_length=200)
 
 
@@ -32,6 +33,7 @@ class LibraryPatch(BaseModel):
     enabled: bool | None = None
     auto_enrich: bool | None = None
     auto_publish: bool | None = None
+    auto_sync: bool | None = None
     ignore_patterns: list[str] | None = Field(default=None, max_length=200)
 
 
@@ -45,6 +47,7 @@ class LibraryOut(BaseModel):
     enabled: bool
     auto_enrich: bool
     auto_publish: bool
+    auto_sync: bool
     ignore_patterns: list[str]
     movie_count: int
     created_at: datetime

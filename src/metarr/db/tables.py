@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -50,6 +51,7 @@ class LibraryRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_enrich: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -25,6 +25,7 @@ from metarr.jobs.queue import Queue
 from metarr.jobs.retry import (
     Backoff,
     JobCancelled,
+    JobDeferred,
     JobInterrupted,
     JobTimeout,
     RetryDecision,
@@ -44,6 +45,7 @@ __all__ = [
     "Job",
     "JobCancelled",
     "JobContext",
+    "JobDeferred",
     "JobEvent",
     "JobInterrupted",
     "JobRequest",

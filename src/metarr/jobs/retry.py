@@ -38,6 +38,18 @@ class JobInterrupted(JobCancelled):
     """Raised by `check_cancelled()` when the worker shuts down; the job is queued again."""
 
 
+class JobDeferred(Exception):
+    """Raised by a handler: the job cannot run now (its dependency is busy or down).
+
+    The job goes back to the queue, eligible again after `delay` seconds, without
+    consuming an attempt; nothing counts against the dependency's circuit breaker.
+    """
+
+    def __init__(self, message: str, *, delay: float) -> None:
+        super().__init__(message)
+        self.delay = max(0.0, float(delay))
+
+
 class JobTimeout(Exception):
     """Raised inside a handler by `check_cancelled()` once the job type's timeout passed."""
 

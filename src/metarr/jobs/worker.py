@@ -32,6 +32,7 @@ from metarr.jobs.models import Clock, EventListener, Job, Outcome, Registry
 from metarr.jobs.queue import Queue
 from metarr.jobs.retry import (
     JobCancelled,
+    JobDeferred,
     JobInterrupted,
     JobTimeout,
     RetryPolicy,
@@ -433,6 +434,11 @@ class Worker:
                 if breaker is not None:
                     breaker.release()
                 return Outcome.deferred(job, self.queue.clock.now(), str(exc))
+            except JobDeferred as exc:
+                if breaker is not None:
+                    breaker.release()
+                run_at = self.queue.clock.now() + timedelta(seconds=max(exc.delay, 0.05))
+                return Outcome.deferred(job, run_at, str(exc))
             except JobCancelled as exc:
                 if breaker is not None:
                     breaker.release()

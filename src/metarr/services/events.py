@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "scan.progress",
     "item.changed",
     "library.changed",
+    "player.status",
+    "player.activity",
     "heartbeat",
     "resync",
 )

@@ -31,6 +31,7 @@ class Library:
     enabled: bool
     auto_enrich: bool
     auto_publish: bool
+    auto_sync: bool  # players are told after publishing
     ignore_patterns: tuple[str, ...]
     movie_count: int
     created_at: datetime
@@ -46,6 +47,7 @@ class LibraryChanges:
     enabled: bool | None = None
     auto_enrich: bool | None = None
     auto_publish: bool | None = None
+    auto_sync: bool | None = None
     ignore_patterns: list[str] | None = None
 
 
@@ -91,6 +93,7 @@ class LibraryService:
         enabled: bool = True,
         auto_enrich: bool = False,
         auto_publish: bool = False,
+        auto_sync: bool = True,
         ignore_patterns: builtins.list[str] | None = None,
     ) -> Library:
         """Validate and store a new library."""
@@ -110,6 +113,7 @@ class LibraryService:
                 enabled=enabled,
                 auto_enrich=auto_enrich,
                 auto_publish=auto_publish,
+                auto_sync=auto_sync,
                 created_at=now,
                 updated_at=now,
             )
@@ -134,7 +138,7 @@ class LibraryService:
                 row.name = _check_name(changes.name)
             if changes.path is not None:
                 row.path = self._check_path(s, changes.path, exclude_id=library_id)
-            for attr in ("enabled", "auto_enrich", "auto_publish"):
+            for attr in ("enabled", "auto_enrich", "auto_publish", "auto_sync"):
                 value = getattr(changes, attr)
                 if value is not None:
                     setattr(row, attr, value)
@@ -220,6 +224,7 @@ class LibraryService:
             enabled=row.enabled,
             auto_enrich=row.auto_enrich,
             auto_publish=row.auto_publish,
+            auto_sync=row.auto_sync,
             ignore_patterns=tuple(patterns),
             movie_count=int(count or 0),
             created_at=row.created_at,

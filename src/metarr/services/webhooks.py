@@ -6,6 +6,7 @@ import builtins
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
-from metarr.db import scan_store
+from metarr.db import player_store, scan_store
 from metarr.db.engine import Database
 from metarr.db.tables import ExternalIdRow, LibraryRow, MovieRow
 from metarr.db.tables_events import ManagerPathMappingRow, WebhookEventRow
@@ -109,6 +110,9 @@ class WebhookService:
         self.db = db
         self.scans = scans
         self.activity = activity
+        # set by the composition root: (movie id, its video paths) -> sync job ids, so the
+        # players forget a movie the downloader deleted
+        self.on_movie_deleted: Callable[[int, list[str]], list[int]] | None = None
 
     # -- receiving -----------------------------------------------------------
 
@@ -253,9 +257,12 @@ class WebhookService:
         if isinstance(located, str):
             return self._ignored(plan, located, data)
         now = datetime.now(UTC)
+        videos: list[str] = []
         with self.db.session() as s:
             movie_id = _find_movie(s, located, event)
             if movie_id is not None:
+                # the players are told by path: keep it before the files are forgotten
+                videos = player_store.movie_videos(s.connection(), [movie_id]).get(movie_id, [])
                 scan_store.soft_delete_movies(s.connection(), [movie_id], now)
         if movie_id is None:
             reason = (
@@ -273,7 +280,15 @@ class WebhookService:
             data=data,
         )
         action = {"action": "soft_delete", "library_id": located.library_id, "movie_id": movie_id}
-        return _Outcome("processed", message, [action])
+        jobs: list[int] = []
+        if self.on_movie_deleted is not None:
+            try:
+                jobs = self.on_movie_deleted(movie_id, videos)
+            except MetarrError as exc:
+                log.warning("players not told about deleted movie %s: %s", movie_id, exc)
+        if jobs:
+            action["sync_job_ids"] = jobs
+        return _Outcome("processed", message, [action], job_ids=jobs)
 
     def _ignored(
         self, plan: Plan, reason: str, data: dict[str, Any], *, library_id: int | None = None

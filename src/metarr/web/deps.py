@@ -15,7 +15,11 @@ from metarr.services.enrichment import EnrichmentService
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
 from metarr.services.libraries import LibraryService
+from metarr.services.player_monitor import PlayerMonitor
+from metarr.services.player_sync import PlayerSyncJobs
+from metarr.services.players import PlayerService
 from metarr.services.providers import ProviderSettingsService
+from metarr.services.publishing import PublishingService
 from metarr.services.scans import ScanService
 from metarr.services.schedules import ScheduleService
 from metarr.services.webhooks import WebhookService
@@ -49,6 +53,10 @@ class Services(Protocol):
     registry: Registry
     providers: ProviderSettingsService
     activity: ActivityService
+    players: PlayerService
+    player_sync: PlayerSyncJobs
+    player_monitor: PlayerMonitor
+    publishing: PublishingService
 
 
 def services(request: Request) -> Services:

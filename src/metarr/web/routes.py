@@ -14,8 +14,13 @@ from metarr.web import (
     movie_assets,
     movie_edit,
     movies,
+    players,
+    providers,
+    publishing,
+    recycle_bin,
     schedules,
     system,
+    verification,
     webhooks,
 )
 from metarr.web.activity import router as activity_router
@@ -42,6 +47,11 @@ def install(app: FastAPI) -> None:
         movie_assets.router,
         activity_router,
         webhooks.router,
+        providers.router,
+        players.router,
+        publishing.router,
+        recycle_bin.router,
+        verification.router,
         system.router,
     ):
         app.include_router(router)

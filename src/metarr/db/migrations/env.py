@@ -7,6 +7,9 @@ from sqlalchemy import Engine
 
 import metarr.db.tables_assets
 import metarr.db.tables_events
+import metarr.db.tables_players
+import metarr.db.tables_providers
+import metarr.db.tables_publish
 import metarr.db.tables_schedules
 import metarr.jobs.tables
 from metarr.db.tables import Base
@@ -15,6 +18,9 @@ from metarr.db.tables import Base
 TABLE_MODULES = (
     metarr.db.tables_assets,
     metarr.db.tables_events,
+    metarr.db.tables_players,
+    metarr.db.tables_providers,
+    metarr.db.tables_publish,
     metarr.db.tables_schedules,
     metarr.jobs.tables,
 )
