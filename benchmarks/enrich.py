@@ -349,6 +349,7 @@ class Phase:
     wall: float
     ours: float  # CPU seconds of this process
     theirs: float  # CPU seconds of the fake server's process
+    ended: float = 0.0  # time.monotonic() when its end was seen
 
 
 def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -> None:
@@ -447,13 +448,17 @@ def run(args: argparse.Namespace, work: Path, rows: list[Row], timers: Timers) -
         started = time.perf_counter()
         worker.start()
         wait_for(container, "metadata", METADATA_TYPES, started)
+        metadata_seen = time.monotonic()  # the fake's clock too (CLOCK_MONOTONIC)
         cpu1 = cpu_seconds(os.getpid()), cpu_seconds(fake.pid)
         wait_for(container, "artwork", None, started)
         cpu2 = cpu_seconds(os.getpid()), cpu_seconds(fake.pid)
         meta_end = last_finished(container, METADATA_TYPES)
         all_end = last_finished(container, None)
         metadata = Phase(
-            (meta_end - started_at).total_seconds(), cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+            (meta_end - started_at).total_seconds(),
+            cpu1[0] - cpu0[0],
+            cpu1[1] - cpu0[1],
+            metadata_seen,
         )
         whole = Phase((all_end - started_at).total_seconds(), cpu2[0] - cpu0[0], cpu2[1] - cpu0[1])
         log = fake.log()
@@ -586,6 +591,7 @@ def enrich_rows(
     rate = len(api) / metadata.wall
     share = rate * 100 / args.rate
     span = (api[-1].at - api[0].at) if len(api) > 1 else 0.0
+    late = sum(1 for r in api if r.at > metadata.ended)
     waited = timers.get("TMDB limiter wait")
     rows.append(
         Row(
@@ -595,7 +601,7 @@ def enrich_rows(
             share >= 85,
             f"{len(api):,} TMDB API requests (all of them, /configuration included) / metadata "
             f"phase wall time; first-to-last request span {span:.1f} s "
-            f"({len(api) / max(span, 1e-9):.1f}/s); "
+            f"({len(api) / max(span, 1e-9):.1f}/s); {late} TMDB API requests after it; "
             + (
                 f"client limiter waits {waited[1]:.0f} s summed over {waited[0]:,} requests; "
                 if waited[0]
