@@ -68,20 +68,30 @@ async def _url(request: Request) -> str:
     return value.strip()
 
 
-@router.post("/movies/{movie_id}/art/{kind}/select", dependencies=csrf)
-async def select(request: Request, movie_id: int, kind: str) -> Response:
-    """Use this candidate (cached now, selected as the person's, the type locked)."""
+async def _on_candidate(
+    request: Request,
+    movie_id: int,
+    kind: str,
+    action: Callable[[Services, str], AssetType],
+    toast: str,
+) -> Response:
+    """An action on the candidate the form names by its url."""
     svc = services(request)
     try:
         url = await _url(request)
     except InvalidInput as exc:
         return _act(request, svc, movie_id, kind, _raise(exc), "")
-    return _act(
+    return _act(request, svc, movie_id, kind, lambda: action(svc, url), toast)
+
+
+@router.post("/movies/{movie_id}/art/{kind}/select", dependencies=csrf)
+async def select(request: Request, movie_id: int, kind: str) -> Response:
+    """Use this candidate (cached now, selected as the person's, the type locked)."""
+    return await _on_candidate(
         request,
-        svc,
         movie_id,
         kind,
-        lambda: svc.enrichment.select_asset(movie_id, kind, url),
+        lambda svc, url: svc.enrichment.select_asset(movie_id, kind, url),
         f"Selected the {kind} image; the type is locked.",
     )
 
@@ -89,17 +99,11 @@ async def select(request: Request, movie_id: int, kind: str) -> Response:
 @router.post("/movies/{movie_id}/art/{kind}/block", dependencies=csrf)
 async def block(request: Request, movie_id: int, kind: str) -> Response:
     """Never pick this candidate automatically."""
-    svc = services(request)
-    try:
-        url = await _url(request)
-    except InvalidInput as exc:
-        return _act(request, svc, movie_id, kind, _raise(exc), "")
-    return _act(
+    return await _on_candidate(
         request,
-        svc,
         movie_id,
         kind,
-        lambda: svc.enrichment.block_asset(movie_id, kind, url),
+        lambda svc, url: svc.enrichment.block_asset(movie_id, kind, url),
         "Blocked that image.",
     )
 
