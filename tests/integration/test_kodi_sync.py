@@ -195,6 +195,24 @@ def test_publish_change_and_delete_reach_kodi(
         assert close_to(color_of(kodi.cache_image(poster)), RED)  # now in Kodi's texture cache
         assert kodi.textures(poster)
 
+    # a second chained sync of the same publish (a folded publish picked up twice) is a
+    # no-op without a single call to Kodi; "sync now" still asks Kodi
+    k.sent.clear()
+    container.queue.enqueue(
+        "sync",
+        f"library:{k.env.library_id}/",
+        {"library_id": k.env.library_id, "movie_ids": [movie]},
+    )
+    k.env.drain()
+    again = sync_jobs(container)[-1]
+    assert again.status == JobStatus.SUCCEEDED and again.result is not None
+    assert again.result["skipped"] == "already synced since the last publish"
+    assert k.sent == []
+    container.player_sync.sync_movie(movie)
+    k.env.drain()
+    manual = sync_jobs(container)[-1]
+    assert manual.result is not None and manual.result["action"] == "refreshed"
+
     # 2. a person edits the plot and picks another poster; published -> Kodi shows both
     k.env.set_field(movie, "plot", "Two crews, one city.")
     k.env.seed(movie, {"poster": [image(BLUE)], "fanart": [image(GREEN, (64, 36))]})

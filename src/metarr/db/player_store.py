@@ -79,6 +79,7 @@ class SyncMovie:
     deleted: bool
     videos: tuple[str, ...]  # absolute paths of the main video (parts in order)
     auto_sync: bool
+    published_at: datetime | None = None  # when its files were last published
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +247,10 @@ def sync_movie(conn: Connection, movie_id: int) -> SyncMovie | None:
             MOVIES.c.year,
             MOVIES.c.deleted_at,
             LIBRARIES.c.auto_sync,
+            PUBLISHED.c.published_at,
         )
         .join(LIBRARIES, LIBRARIES.c.id == MOVIES.c.library_id)
+        .outerjoin(PUBLISHED, PUBLISHED.c.movie_id == MOVIES.c.id)
         .where(MOVIES.c.id == movie_id)
     ).first()
     if r is None:
@@ -261,6 +264,7 @@ def sync_movie(conn: Connection, movie_id: int) -> SyncMovie | None:
         deleted=r.deleted_at is not None,
         videos=tuple(videos),
         auto_sync=bool(r.auto_sync),
+        published_at=_aware(r.published_at),
     )
 
 

@@ -27,6 +27,7 @@ from metarr.jobs import Job, JobContext, JobDeferred, Priority, Queue, Registry
 from metarr.players.base import (
     PlayerBusy,
     PlayerUnavailable,
+    SyncAction,
     SyncKind,
     SyncRequest,
     SyncResult,
@@ -82,7 +83,7 @@ class PlayerSyncJobs:
         scopes = self.players.scopes_for(movie.library_id)
         if not scopes:
             raise Conflict(f"no enabled player shows library {movie.library_id}")
-        return [j.id for j in self._enqueue(movie_id, scopes, {}, priority)]
+        return [j.id for j in self._enqueue(movie_id, scopes, {"manual": True}, priority)]
 
     def movie_removed(self, movie_id: int, paths: list[str]) -> list[int]:
         """Queue the removal of a deleted movie (`paths`: its videos, known before deletion)."""
@@ -165,11 +166,13 @@ class PlayerSyncJobs:
                 else:
                     ids = store.live_movie_ids(conn, library_id)
         scopes = self.players.scopes_for(library_id)
+        # asked for (not after publishing): sync even what looks up to date
+        extra = {} if "movie_ids" in payload else {"manual": True}
         jobs: list[int] = []
         for movie_id in ids:
             ctx.check_cancelled()
             # the sync's own priority (high): players should not wait behind a backlog
-            children = self._enqueue(movie_id, scopes, {}, None, ctx.job.id)
+            children = self._enqueue(movie_id, scopes, extra, None, ctx.job.id)
             jobs.extend(j.id for j in children)
         return {"library_id": library_id, "movies": len(ids), "scopes": scopes, "job_ids": jobs}
 
@@ -198,6 +201,13 @@ class PlayerSyncJobs:
             if not movie.videos:
                 return {"movie_id": movie_id, "scope": scope, "skipped": "no video file"}
             path = movie.videos[0]
+            if not payload.get("manual") and _up_to_date(previous, movie, path):
+                # a sync that started after the last publish already showed it
+                return {
+                    "movie_id": movie_id,
+                    "scope": scope,
+                    "skipped": "already synced since the last publish",
+                }
         title = None
         if movie is not None and movie.title:
             title = f"{movie.title} ({movie.year})" if movie.year else movie.title
@@ -231,6 +241,7 @@ class PlayerSyncJobs:
                 waits.append(1.0)
                 reasons.append(f"{member.name} is busy with another sync")
                 continue
+            started = datetime.now(UTC)
             try:
                 result = self.players.player(member).sync(
                     replace(request, force=member.ignore_playing)
@@ -248,14 +259,14 @@ class PlayerSyncJobs:
                 continue
             except MetarrError as exc:
                 breaker.record_success()  # it answered
-                self._save(ctx, scope, movie_id, member, request, error=exc)
+                self._save(ctx, scope, movie_id, member, request, error=exc, started=started)
                 failure = failure or exc
                 log.warning("sync of movie %s on %r failed: %s", movie_id, member.name, exc)
                 continue
             finally:
                 lock.release()
             breaker.record_success()
-            self._save(ctx, scope, movie_id, member, request, result=result)
+            self._save(ctx, scope, movie_id, member, request, result=result, started=started)
             return {
                 "movie_id": movie_id,
                 "scope": scope,
@@ -292,12 +303,13 @@ class PlayerSyncJobs:
         *,
         result: SyncResult | None = None,
         error: BaseException | None = None,
+        started: datetime,
     ) -> None:
         now = datetime.now(UTC)
         values: dict[str, Any] = {
             "player_id": member.id,
             "job_id": ctx.job.id,
-            "attempted_at": now,
+            "attempted_at": started,  # what the player read is at least this recent
             "local_path": request.path,
         }
         if result is not None:
@@ -335,6 +347,18 @@ class PlayerSyncJobs:
         }
         with self.db.session() as s:
             store.save_state(s.connection(), movie_id, scope, values)
+
+
+def _up_to_date(previous: store.SyncState | None, movie: store.SyncMovie, path: str) -> bool:
+    """Whether the last sync of this scope already showed the movie as last published."""
+    return (
+        previous is not None
+        and previous.status == "ok"
+        and previous.action in (SyncAction.ADDED.value, SyncAction.REFRESHED.value)
+        and previous.local_path == path
+        and movie.published_at is not None
+        and _aware(previous.attempted_at) >= movie.published_at
+    )
 
 
 def _aware(value: datetime) -> datetime:
