@@ -35,6 +35,9 @@ from tests.integration.kodi_fixtures import Session
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
 
+# one Kodi per test process: under xdist these all run on the same worker
+pytestmark = pytest.mark.xdist_group("kodi")
+
 
 def write_nfo(path: Path, title: str, year: int, plot: str, tmdb: int, imdb: str) -> None:
     movie = ET.Element("movie")

@@ -41,6 +41,9 @@ from tests.integration.test_webhooks import RADARR_ROOT, add_mapping, payload, p
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 
+# one Kodi per test process: under xdist these all run on the same worker
+pytestmark = pytest.mark.xdist_group("kodi")
+
 
 @pytest.fixture
 def container(tmp_path: Path) -> Iterator[Container]:
