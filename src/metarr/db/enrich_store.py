@@ -23,7 +23,7 @@ from metarr.db.tables import (
 )
 from metarr.db.tables_assets import AssetCandidateRow, IdentifyCandidateRow
 from metarr.domain.fields import FieldChange
-from metarr.domain.identity import sort_key
+from metarr.domain.titles import TITLE_FIELDS, display_title
 
 _tables = Base.metadata.tables
 MOVIES = _tables[MovieRow.__tablename__]
@@ -547,7 +547,7 @@ def refresh_title(
             conn.execute(
                 select(FIELDS.c.field, FIELDS.c.value).where(
                     FIELDS.c.movie_id == movie_id,
-                    FIELDS.c.field.in_(("title", "year", "sort_title")),
+                    FIELDS.c.field.in_(sorted(TITLE_FIELDS)),
                 )
             ).all()
         )
@@ -567,9 +567,8 @@ def refresh_title(
             return
         known = tuple(found)
     old_title, old_year, old_key, parsed_title, parsed_year = known
-    title = fields.get("title") or parsed_title
-    year = fields.get("year") or parsed_year
-    key = sort_key(fields.get("sort_title") or title)
+    shown = display_title(fields, parsed_title, parsed_year)
+    title, year, key = shown.title, shown.year, shown.sort_key
     if (title, year, key) != (old_title, old_year, old_key):
         conn.execute(
             _UPDATE_TITLE,

@@ -90,14 +90,3 @@ def _pairs(ids: ExternalIds) -> list[tuple[str, str]]:
     if ids.tvdb is not None:
         out.append(("tvdb", str(ids.tvdb)))
     return out
-
-
-def sort_key(title: str | None) -> str:
-    """Sort key of a title: lower case, leading English article dropped."""
-    if not title:
-        return ""
-    lowered = title.strip().casefold()
-    for article in ("the ", "a ", "an "):
-        if lowered.startswith(article):
-            return lowered[len(article) :]
-    return lowered

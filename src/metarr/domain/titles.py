@@ -8,6 +8,8 @@ from typing import Any
 
 # English articles dropped from the front of a sort key ("The Matrix" sorts under M).
 _ARTICLES = ("the ", "a ", "an ")
+# The metadata fields the list columns come from (what `display_title` reads).
+TITLE_FIELDS = frozenset({"title", "sort_title", "year", "premiered"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from metarr.domain.errors import NotFound
 from metarr.domain.fields import FieldChange, JsonValue, automated_changes, info_to_fields
 from metarr.domain.media import MovieInfo, Rating
 from metarr.domain.priorities import may_replace
+from metarr.domain.titles import TITLE_FIELDS
 from metarr.domain.trailers import best_trailer, kodi_trailer_url
 from metarr.pipeline.artwork import LOCAL, SET_TYPES, Artwork
 from metarr.providers import (
@@ -62,8 +63,6 @@ log = logging.getLogger(__name__)
 
 MAX_ASSET_BYTES = 50 * 1024 * 1024
 MAX_REMEMBERED_COLLECTIONS = 2_000
-# The metadata fields the movie list's columns (title, year, sort key) come from.
-TITLE_FIELDS = frozenset({"title", "year", "sort_title"})
 
 
 @dataclass(frozen=True, slots=True)
