@@ -4,6 +4,7 @@ recycle bin, problem+json errors, and Radarr's upgrade flow through the webhook.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,23 @@ def test_verification_and_recycle_bin_api(api: TestClient, env: PublishEnv) -> N
     gone = api.delete(f"/api/v1/recycle-bin/{page['items'][0]['id']}")
     assert gone.status_code == 204
     assert api.get("/api/v1/recycle-bin").json() == {"items": [], "total": 0}
+
+
+def test_restore_into_an_unwritable_place_is_a_conflict(api: TestClient, env: PublishEnv) -> None:
+    movie = enriched_movie(env)
+    accepted(api.post(f"/api/v1/movies/{movie}/publish"))
+    wait_jobs(env.container)
+    nfo = env.root / "Heat (1995)" / "Heat (1995).nfo"
+    [entry] = api.get("/api/v1/recycle-bin").json()["items"]  # the NFO publishing replaced
+    assert entry["rel_path"] == "Heat (1995)/Heat (1995).nfo"
+    # the movie's folder is now a file: the restore cannot create anything there
+    shutil.rmtree(nfo.parent)
+    nfo.parent.write_bytes(b"not a folder")
+    body = problem(api.post(f"/api/v1/recycle-bin/{entry['id']}/restore"), 409)
+    assert str(nfo) in body["detail"] and body["code"] == "conflict"
+    assert nfo.parent.read_bytes() == b"not a folder"
+    after = api.get("/api/v1/recycle-bin", params={"library_id": env.library_id}).json()
+    assert entry["id"] in [i["id"] for i in after["items"]]  # still in the bin
 
 
 def test_errors_are_problem_json(api: TestClient, env: PublishEnv) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from metarr.db import publish_store as store
 from metarr.db import recycle_store, verify_store
 from metarr.db.engine import Database
-from metarr.domain.errors import InvalidInput, NotFound
+from metarr.domain.errors import Conflict, InvalidInput, NotFound
 from metarr.domain.publish import Profile
 from metarr.jobs import JobContext, Priority, Queue, Registry
 from metarr.pipeline import chain
@@ -286,21 +286,24 @@ class PublishingService:
         destination = Path(entry.original_path)
         self._check_destination(entry, destination)
         displaced: int | None = None
-        if destination.exists():
-            current = atomic.sha256_file(destination)
-            if current != entry.sha256:
-                item = self.recycle.put(
-                    destination,
-                    reason="restore",
-                    keep_original=True,
-                    meta={"rel_path": entry.rel_path},
-                )
-                values = item.index_values(
-                    entry.rel_path, library_id=entry.library_id, movie_id=entry.movie_id
-                )
-                with self.db.session() as s:
-                    displaced = recycle_store.add_recycle_entry(s.connection(), values)
-        size = self.recycle.restore(entry.stored_path, destination)
+        try:
+            if destination.exists():
+                current = atomic.sha256_file(destination)
+                if current != entry.sha256:
+                    item = self.recycle.put(
+                        destination,
+                        reason="restore",
+                        keep_original=True,
+                        meta={"rel_path": entry.rel_path},
+                    )
+                    values = item.index_values(
+                        entry.rel_path, library_id=entry.library_id, movie_id=entry.movie_id
+                    )
+                    with self.db.session() as s:
+                        displaced = recycle_store.add_recycle_entry(s.connection(), values)
+            size = self.recycle.restore(entry.stored_path, destination)
+        except OSError as exc:  # the entry stays in the bin; nothing half-written is left
+            raise Conflict(f"could not restore {destination}: {exc.strerror or exc}") from exc
         with self.db.session() as s:
             conn = s.connection()
             recycle_store.delete_recycle_entry(conn, entry.id)
