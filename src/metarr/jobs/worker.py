@@ -358,7 +358,7 @@ class Worker:
                     self._free -= len(claimed)
                 for job in claimed:
                     self._dispatch(job)
-                if claimed:
+                if claimed or stopping:  # stopping: look again at once, not after a poll
                     continue
             timeout = self._idle_timeout(next_reclaim) if free else self.poll_interval
             self._wait_for_change(seen, timeout)
