@@ -1,2 +1,3 @@
 """Media players Metarr keeps in sync (Kodi, Jellyfin, Plex): one package per player,
-the shared plumbing in `base`, the plug-ins in `registry`."""
+the shared plumbing in `base` (and `http` for the token REST servers), the plug-ins in
+`registry`."""

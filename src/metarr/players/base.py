@@ -1,8 +1,9 @@
 """Player plumbing: typed config, our error tree for players, the HTTP client that
 translates foreign errors, and the plug-in base class every player implements.
 
-This module and the players' own client modules are the only places that touch
-httpx or sockets: everything leaving the players package is a `MetarrError`.
+This module, `http` (the bases of the token REST players) and the players' own client
+modules are the only places that touch httpx or sockets: everything leaving the players
+package is a `MetarrError`.
 """
 
 from __future__ import annotations

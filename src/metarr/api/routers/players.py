@@ -3,7 +3,6 @@ keeps in sync (credentials are write-only), their groups, status and per-movie s
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from metarr.api.deps import ContainerDep, PathId
 from metarr.services.player_monitor import status_dict
-from metarr.services.players import GroupView, PathTest, PlayerView, TestResult
+from metarr.services.players import (
+    GroupView,
+    NowPlayingView,
+    PathTest,
+    PlayerView,
+    TestResult,
+)
 
 router = APIRouter(tags=["players"])
 
@@ -83,57 +88,12 @@ class PlayerPatch(BaseModel):
     ignore_playing: bool | None = None
 
 
-class PlayerOut(BaseModel):
-    """A player; its password or token is never returned."""
-
-    id: int
-    name: str
-    type: str
-    host: str
-    port: int | None
-    effective_port: int
-    tcp_port: int | None
-    https: bool
-    base_path: str
-    username: str | None
-    has_password: bool
-    has_token: bool
-    library_ids: list[int]
-    group: str | None
-    group_id: int | None
-    path_mappings: list[dict[str, str]]
-    enabled: bool
-    notify: bool
-    ignore_playing: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class TestOut(BaseModel):
-    """A connection test."""
-
-    ok: bool
-    version: str | None
-    error: str | None
-    server: str | None = None
-    api_version: str | None = None
-
-
 class GroupIn(BaseModel):
     """Body of `POST /player-groups`."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-
-
-class GroupOut(BaseModel):
-    """A player group; members sync in this order (the first healthy one does the work)."""
-
-    id: int
-    name: str
-    members: list[str]
-    created_at: datetime
 
 
 class PathTestIn(BaseModel):
@@ -147,27 +107,8 @@ class PathTestIn(BaseModel):
     direction: Literal["to_player", "from_player"] = "to_player"
 
 
-class PathTestOut(BaseModel):
-    """The translated path and the rule that applied (null: no rule, unchanged)."""
-
-    input: str
-    output: str
-    direction: str
-    rule: dict[str, str] | None
-    mapped: bool
-
-
-class NowPlayingOut(BaseModel):
-    """One thing a player plays."""
-
-    media_type: str
-    title: str | None
-    path: str | None
-    paused: bool
-
-
 class StatusOut(BaseModel):
-    """A player's connection and activity."""
+    """A player's connection and activity (as in the `player.status` event)."""
 
     player_id: int
     name: str
@@ -176,7 +117,7 @@ class StatusOut(BaseModel):
     version: str | None
     error: str | None
     checked_at: str | None
-    playing: list[NowPlayingOut]
+    playing: list[NowPlayingView]
 
 
 class JobIdsOut(BaseModel):
@@ -203,10 +144,6 @@ class SyncStateOut(BaseModel):
     last_sync_at: datetime | None
 
 
-def _player_out(view: PlayerView) -> PlayerOut:
-    return PlayerOut(**asdict(view))
-
-
 def _mappings(items: list[PathMappingIO] | None) -> list[dict[str, str]] | None:
     return None if items is None else [{"from": m.from_, "to": m.to} for m in items]
 
@@ -218,45 +155,33 @@ def _body(model: BaseModel, *, unset: bool) -> dict[str, Any]:
     return data
 
 
-def _test_out(result: TestResult) -> TestOut:
-    return TestOut(**asdict(result))
-
-
-def _path_out(result: PathTest) -> PathTestOut:
-    return PathTestOut(**asdict(result))
-
-
-def _group_out(group: GroupView) -> GroupOut:
-    return GroupOut(**asdict(group))
-
-
 @router.get("/players")
-def list_players(container: ContainerDep) -> list[PlayerOut]:
+def list_players(container: ContainerDep) -> list[PlayerView]:
     """Every player (no credentials)."""
-    return [_player_out(v) for v in container.players.list()]
+    return container.players.list()
 
 
 @router.post("/players", status_code=status.HTTP_201_CREATED)
 def create_player(
     body: PlayerIn, container: ContainerDep, skip_test: SkipTest = False
-) -> PlayerOut:
+) -> PlayerView:
     """Add a player after a successful connection test (422 with the error otherwise)."""
-    return _player_out(container.players.create(_body(body, unset=False), test=not skip_test))
+    return container.players.create(_body(body, unset=False), test=not skip_test)
 
 
 @router.get("/players/{player_id}")
-def get_player(player_id: PathId, container: ContainerDep) -> PlayerOut:
+def get_player(player_id: PathId, container: ContainerDep) -> PlayerView:
     """One player."""
-    return _player_out(container.players.get(player_id))
+    return container.players.get(player_id)
 
 
 @router.patch("/players/{player_id}")
 def patch_player(
     player_id: PathId, body: PlayerPatch, container: ContainerDep, skip_test: SkipTest = False
-) -> PlayerOut:
+) -> PlayerView:
     """Change some fields; a changed connection is tested first (unless `skip_test`)."""
     changes = _body(body, unset=True)
-    return _player_out(container.players.update(player_id, changes, test=not skip_test))
+    return container.players.update(player_id, changes, test=not skip_test)
 
 
 @router.delete("/players/{player_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -267,9 +192,9 @@ def delete_player(player_id: PathId, container: ContainerDep) -> Response:
 
 
 @router.post("/players/{player_id}/test")
-def test_player(player_id: PathId, container: ContainerDep) -> TestOut:
+def test_player(player_id: PathId, container: ContainerDep) -> TestResult:
     """Test a saved player's connection now: `{ok, version, error}`."""
-    return _test_out(container.players.test(player_id))
+    return container.players.test(player_id)
 
 
 @router.get("/players/{player_id}/status")
@@ -279,15 +204,15 @@ def player_status(player_id: PathId, container: ContainerDep) -> StatusOut:
 
 
 @router.get("/player-groups")
-def list_groups(container: ContainerDep) -> list[GroupOut]:
+def list_groups(container: ContainerDep) -> list[GroupView]:
     """Every player group with its members."""
-    return [_group_out(g) for g in container.players.groups()]
+    return container.players.groups()
 
 
 @router.post("/player-groups", status_code=status.HTTP_201_CREATED)
-def create_group(body: GroupIn, container: ContainerDep) -> GroupOut:
+def create_group(body: GroupIn, container: ContainerDep) -> GroupView:
     """A new group (players join it with `group` on create or PATCH)."""
-    return _group_out(container.players.create_group(body.name))
+    return container.players.create_group(body.name)
 
 
 @router.delete("/player-groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -298,15 +223,14 @@ def delete_group(group_id: PathId, container: ContainerDep) -> Response:
 
 
 @router.post("/path-mappings/test")
-def test_path_mapping(body: PathTestIn, container: ContainerDep) -> PathTestOut:
+def test_path_mapping(body: PathTestIn, container: ContainerDep) -> PathTest:
     """Translate a path (Metarr -> player, or back) and show which rule applied."""
-    result = container.players.test_path(
+    return container.players.test_path(
         body.path,
         player_id=body.player_id,
         mappings=_mappings(body.mappings),
         direction=body.direction,
     )
-    return _path_out(result)
 
 
 @router.post("/movies/{movie_id}/sync", status_code=status.HTTP_202_ACCEPTED)

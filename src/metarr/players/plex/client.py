@@ -4,21 +4,12 @@ sections, partial scans, sessions. The token travels as `X-Plex-Token`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from metarr.domain import pathmap
-from metarr.players.base import (
-    NowPlaying,
-    PlayerConfig,
-    PlayerHttp,
-    PlayerInfo,
-    PlayerRejected,
-    PlayerUnavailable,
-)
+from metarr.players.base import NowPlaying, PlayerInfo, PlayerRejected
+from metarr.players.http import TokenHttpClient, client_id
 
 TITLE = "Plex"
 _MEDIA_TYPES = {"movie": "video", "episode": "video", "clip": "video", "track": "audio"}
@@ -34,25 +25,17 @@ class PlexSection:
     locations: tuple[str, ...]
 
 
-class PlexClient:
-    """The few Plex endpoints Metarr needs; `calls` counts requests."""
+class PlexClient(TokenHttpClient):
+    """The few Plex endpoints Metarr needs."""
 
-    def __init__(self, config: PlayerConfig, *, transport: httpx.BaseTransport | None = None):
-        self.config = config
-        client_id = "metarr-" + hashlib.sha256(config.name.encode()).hexdigest()[:12]
-        headers = {
-            "Accept": "application/json",
-            "X-Plex-Product": "Metarr",
-            "X-Plex-Client-Identifier": client_id,
-        }
-        if config.token is not None:
-            headers["X-Plex-Token"] = config.token.get_secret_value()
-        self.http = PlayerHttp(config, TITLE, headers=headers, transport=transport)
+    title = TITLE
 
-    @property
-    def calls(self) -> int:
-        """Requests sent so far."""
-        return self.http.calls
+    def auth_headers(self) -> dict[str, str]:
+        """Metarr's identity and the token (left out without one: the server answers 401)."""
+        headers = {"X-Plex-Product": "Metarr", "X-Plex-Client-Identifier": client_id(self.config)}
+        if self.config.token is not None:
+            headers["X-Plex-Token"] = self.config.token.get_secret_value()
+        return headers
 
     def server_info(self) -> PlayerInfo:
         """`GET /` (needs the token, so it proves the token works)."""
@@ -131,16 +114,9 @@ class PlexClient:
             )
         return playing
 
-    def close(self) -> None:
-        """Close the connection pool."""
-        self.http.close()
-
     def _container(self, path: str) -> dict[str, Any]:
-        data = self.http.json(self.http.get(path))
+        data = self.get_json(path)
         container = data.get("MediaContainer") if isinstance(data, dict) else None
         if not isinstance(container, dict):
-            raise PlayerUnavailable(
-                f"Plex {self.config.name!r} answered {path} without a MediaContainer",
-                player=self.config.name,
-            )
+            raise self.malformed(path, "without a MediaContainer")
         return container
