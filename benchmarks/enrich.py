@@ -40,7 +40,6 @@ import multiprocessing
 import os
 import platform
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -51,6 +50,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from _common import Row, print_report, remove_work
 
 if TYPE_CHECKING:
     from metarr.bootstrap import Container
@@ -244,17 +245,6 @@ def instrument(service: EnrichmentService, timers: Timers) -> None:
         return waited
 
     limiter.acquire = acquire  # type: ignore[method-assign]
-
-
-@dataclass
-class Row:
-    """One line of the result table."""
-
-    name: str
-    result: str
-    target: str = "-"
-    ok: bool | None = None
-    notes: str = ""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -638,25 +628,6 @@ def enrich_rows(
     )
 
 
-def print_table(rows: list[Row]) -> None:
-    """A Markdown table, columns padded (notes unpadded)."""
-    head = ("measurement", "result", "target", "ok", "notes")
-    cells = [
-        (r.name, r.result, r.target, {True: "yes", False: "NO", None: "-"}[r.ok], r.notes)
-        for r in rows
-    ]
-    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(4)]
-
-    def line(values: tuple[str, ...]) -> str:
-        padded = [v.ljust(w) for v, w in zip(values, widths, strict=False)]
-        return "| " + " | ".join([*padded, values[4]]) + " |"
-
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|---|")
-    for c in cells:
-        print(line(c))
-
-
 def print_profile(timers: Timers, metadata_wall: float, concurrency: int) -> None:
     """Where the job threads' time went (steps nest as indented)."""
     steps = (
@@ -718,26 +689,15 @@ def main() -> None:
         failed = True
         rows.append(Row("benchmark", "failed", ok=False, notes=f"{type(exc).__name__}: {exc}"))
     finally:
-        if args.keep:
-            print(f"work dir kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_work(work, args.keep)
 
-    print()
-    print(
+    print_report(
         f"movies: {args.movies}, TMDB limit {args.rate}/s, worker threads: {args.concurrency}, "
         f"CPU cores: {os.cpu_count()}, Python {platform.python_version()}, "
-        f"total {time.perf_counter() - started:.0f} s"
+        f"total {time.perf_counter() - started:.0f} s",
+        load_before,
+        rows,
     )
-    load_after = os.getloadavg()
-    print(
-        "load average: before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
-    print()
-    print_table(rows)
     wall = next((r for r in rows if r.name.startswith("Metadata phase wall time")), None)
     if wall is not None:
         print_profile(timers, float(wall.result.split()[0]), args.concurrency)

@@ -29,7 +29,6 @@ import os
 import platform
 import queue as stdlib_queue
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,6 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
+
+from _common import Row, print_report, remove_work
 
 if TYPE_CHECKING:
     from metarr.db.engine import Database
@@ -343,17 +344,6 @@ class WorkerProcesses:
 
 
 # -- measurements ----------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    """One line of the result table."""
-
-    name: str
-    result: str
-    target: str = "-"
-    ok: bool | None = None
-    notes: str = ""
 
 
 def sqlite_throughput(work: Path, n: int, concurrency: int) -> Row:
@@ -654,25 +644,6 @@ def idle_cpu(work: Path, seconds: float) -> Row:
 # -- driver ----------------------------------------------------------------------------
 
 
-def print_table(rows: list[Row]) -> None:
-    """A Markdown table, columns padded."""
-    head = ("measurement", "result", "target", "ok", "notes")
-    cells = [
-        (r.name, r.result, r.target, {True: "yes", False: "NO", None: "-"}[r.ok], r.notes)
-        for r in rows
-    ]
-    widths = [max(len(c[i]) for c in [head, *cells]) for i in range(4)]
-
-    def line(values: tuple[str, ...]) -> str:
-        padded = [v.ljust(w) for v, w in zip(values, widths, strict=False)]
-        return "| " + " | ".join([*padded, values[4]]) + " |"
-
-    print(line(head))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|---|")
-    for c in cells:
-        print(line(c))
-
-
 def _terminate(_signum: int, _frame: Any) -> None:
     raise SystemExit(143)
 
@@ -772,25 +743,14 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if cluster is not None:
             cluster.destroy()
-        if args.keep:
-            print(f"work dir kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_work(work, args.keep)
 
-    print()
-    print(
+    print_report(
         f"jobs: {args.jobs}, worker threads: {args.concurrency}, CPU cores: {os.cpu_count()}, "
-        f"Python {platform.python_version()}, total {time.perf_counter() - started:.0f} s"
+        f"Python {platform.python_version()}, total {time.perf_counter() - started:.0f} s",
+        load_before,
+        rows,
     )
-    load_after = os.getloadavg()
-    print(
-        "load average: before "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
-    print()
-    print_table(rows)
     if failed:
         raise SystemExit(1)
 

@@ -23,17 +23,14 @@ Plex: `GET /identity` (no token), `GET /`, `GET /library/sections`,
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from metarr.testing.http_server import LoopbackHandler, LoopbackServer
 
 JELLYFIN_TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105 - a fake API key
 PLEX_TOKEN = "fake-plex-token-xyz"  # noqa: S105 - a fake token
@@ -53,118 +50,8 @@ class PlayerRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-class _FakeServer:
-    """Threaded HTTP server plumbing shared by the fakes."""
-
-    product = "fake"
-
-    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self._port = host, port
-        self.token = token
-        self.valid_tokens = {token}
-        self.fail_next = 0
-        self.fail_status = 503
-        self.latency = 0.0
-        self._lock = threading.Lock()
-        self._log: list[PlayerRequest] = []
-        self._connections: set[socket.socket] = set()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> _FakeServer:
-        """Serve in a daemon thread."""
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        server = ThreadingHTTPServer((self.host, self._port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and drop kept-alive connections: clients get "connection refused"."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections, self._connections = list(self._connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def port(self) -> int:
-        """The TCP port."""
-        if self._server is None:
-            raise RuntimeError("the fake server is not running")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """http://127.0.0.1:<port>."""
-        return f"http://{self.host}:{self.port}"
-
-    def fail(self, count: int, status: int = 503) -> None:
-        """The next `count` requests answer `status`."""
-        with self._lock:
-            self.fail_next, self.fail_status = count, status
-
-    @property
-    def requests(self) -> list[PlayerRequest]:
-        """Every request so far (a copy)."""
-        with self._lock:
-            return list(self._log)
-
-    def clear(self) -> None:
-        """Forget the request log."""
-        with self._lock:
-            self._log.clear()
-
-    def _record(self, request: PlayerRequest) -> None:
-        with self._lock:
-            self._log.append(request)
-
-    def _take_failure(self) -> int | None:
-        with self._lock:
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return self.fail_status
-            return None
-
-    def route(
-        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> tuple[int, Any, str]:
-        """(status, body, content type) for one request."""
-        raise NotImplementedError
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
+class _Handler(LoopbackHandler):
     server_fake: _FakeServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests assert on the request log
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server_fake._lock:
-            self.server_fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server_fake._lock:
-            self.server_fake._connections.discard(self.connection)
-        super().finish()
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -174,8 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         fake = self.server_fake
-        split = urlsplit(self.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        path, query = self.split_path()
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -189,8 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
         if failure is not None:
             status, payload, ctype = failure, "Service Unavailable", "text/plain"
         else:
-            status, payload, ctype = fake.route(method, split.path, query, headers, body)
-        fake._record(PlayerRequest(method, split.path, query, headers, body, status))
+            status, payload, ctype = fake.route(method, path, query, headers, body)
+        fake._record(PlayerRequest(method, path, query, headers, body, status))
         if fake.latency:
             time.sleep(fake.latency)
         if payload is None:
@@ -199,15 +85,44 @@ class _Handler(BaseHTTPRequestHandler):
             data = payload.encode()
         else:
             data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            if data:
-                self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send(status, data, ctype if data else None)
+
+
+class _FakeServer(LoopbackServer[PlayerRequest]):
+    """What the player fakes share: a token, a failure burst, latency, JSON-ish answers."""
+
+    product = "fake"
+    handler = _Handler
+
+    def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.token = token
+        self.valid_tokens = {token}
+        self.fail_next = 0
+        self.fail_status = 503
+        self.latency = 0.0
+
+    def fail(self, count: int, status: int = 503) -> None:
+        """The next `count` requests answer `status`."""
+        with self._lock:
+            self.fail_next, self.fail_status = count, status
+
+    def clear(self) -> None:
+        """Forget the request log."""
+        self.clear_requests()
+
+    def _take_failure(self) -> int | None:
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return self.fail_status
+            return None
+
+    def route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[int, Any, str]:
+        """(status, body, content type) for one request."""
+        raise NotImplementedError
 
 
 # -- Jellyfin ---------------------------------------------------------------------------
@@ -224,13 +139,6 @@ class FakeJellyfinServer(_FakeServer):
         self.version = "10.9.11"
         self.server_id = uuid.uuid4().hex
         self.sessions: list[dict[str, Any]] = []
-
-    def __enter__(self) -> FakeJellyfinServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def updates(self) -> list[Any]:
@@ -347,13 +255,6 @@ class FakePlexServer(_FakeServer):
         self.machine_id = uuid.uuid4().hex
         self.sections = list(sections or [])
         self.sessions: list[dict[str, Any]] = []
-
-    def __enter__(self) -> FakePlexServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def scans(self) -> list[tuple[str, str | None]]:

@@ -42,12 +42,13 @@ import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from PIL import Image
+
+from metarr.testing.http_server import LoopbackHandler, LoopbackServer
 
 JSON = dict[str, Any]
 
@@ -335,8 +336,108 @@ class RecordedRequest:
     bearer: bool = False
 
 
-class FakeProviderServer:
+# -- HTTP handler -----------------------------------------------------------------------
+
+
+class _Handler(LoopbackHandler):
+    server_version = "FakeProviders/1.0"
+    server_fake: FakeProviderServer
+
+    def do_GET(self) -> None:
+        fake = self.server_fake
+        path, query = self.split_path()
+        bearer = self.headers.get("Authorization", "").startswith("Bearer ")
+        if path.startswith("/3/"):
+            self._service("tmdb", fake.tmdb, path, query, lambda: fake._tmdb(path, query))
+        elif path.startswith("/v3/"):
+            self._service("fanart", fake.fanart, path, query, lambda: fake._fanart(path))
+        elif path in ("/", "") and ("i" in query or "t" in query):
+            self._service("omdb", fake.omdb, path, query, lambda: fake._omdb(query))
+        else:
+            arrived = time.monotonic()
+            image = fake.image(path)
+            status = 200 if image is not None else 404
+            fake._record(RecordedRequest("images", "GET", path, query, arrived, status, bearer))
+            if fake.image_latency > 0:
+                time.sleep(fake.image_latency)
+            if image is None:
+                self.send(404, b"not found", "text/plain")
+            else:
+                self.send(200, image[0], image[1])
+
+    def _service(
+        self,
+        service: str,
+        knobs: ServiceKnobs,
+        path: str,
+        query: dict[str, str],
+        route: Callable[[], tuple[int, Any]],
+    ) -> None:
+        fake = self.server_fake
+        arrived = time.monotonic()
+        auth_header = self.headers.get("Authorization", "")
+        headers: dict[str, str] = {}
+        status, body = self._gate(service, knobs, query, auth_header, arrived, headers)
+        if status == 0:
+            status, body = route()
+        fake._record(
+            RecordedRequest(
+                service,
+                "GET",
+                path,
+                query,
+                arrived,
+                status,
+                auth_header.startswith("Bearer "),
+            )
+        )
+        if knobs.latency > 0:
+            time.sleep(knobs.latency)
+        self.send(status, json.dumps(body).encode(), "application/json;charset=utf-8", headers)
+
+    def _gate(
+        self,
+        service: str,
+        knobs: ServiceKnobs,
+        query: dict[str, str],
+        auth_header: str,
+        now: float,
+        headers: dict[str, str],
+    ) -> tuple[int, Any]:
+        """Failure burst, rate limit, then key check; (0, None) means "route it"."""
+        fake = self.server_fake
+        with fake._lock:
+            if knobs.fail_next > 0:
+                knobs.fail_next -= 1
+                return knobs.fail_status, _failure_body(service)
+            if knobs.rate_limit is not None:
+                while knobs.hits and knobs.hits[0] <= now - knobs.window:
+                    knobs.hits.popleft()
+                if len(knobs.hits) >= knobs.rate_limit:
+                    wait = knobs.hits[0] + knobs.window - now
+                    headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                    return 429, _rate_limited_body(service, fake)
+                knobs.hits.append(now)
+        if service == "tmdb":
+            token = auth_header.removeprefix("Bearer ") if auth_header.startswith("Bearer ") else ""
+            if query.get("api_key") not in knobs.valid_keys and token not in knobs.valid_keys:
+                return 401, fake.tmdb_errors[401]
+        elif service == "fanart":
+            if query.get("api_key") not in knobs.valid_keys:
+                return 401, {"status": "error", "error message": "Invalid API key"}
+        elif service == "omdb":
+            key = query.get("apikey")
+            if not key:
+                return 401, {"Response": "False", "Error": "No API key provided."}
+            if key not in knobs.valid_keys:
+                return 401, {"Response": "False", "Error": "Invalid API key!"}
+        return 0, None
+
+
+class FakeProviderServer(LoopbackServer[RecordedRequest]):
     """TMDB + fanart.tv + OMDb look-alike on 127.0.0.1 (see the module docstring)."""
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -348,7 +449,7 @@ class FakeProviderServer:
         fanart_keys: tuple[str, ...] = (FANART_KEY,),
         omdb_keys: tuple[str, ...] = (OMDB_KEY,),
     ) -> None:
-        self.host, self._port = host, port
+        super().__init__(host=host, port=port)
         self.tmdb_key, self.tmdb_token = TMDB_KEY, TMDB_TOKEN
         self.fanart_key, self.omdb_key = FANART_KEY, OMDB_KEY
         self._initial_keys = (set(tmdb_keys), set(fanart_keys), set(omdb_keys))
@@ -359,52 +460,10 @@ class FakeProviderServer:
         self.missing_fanart_ids: set[int] = set()
         self.changed_ids: list[int] | None = None  # None: replay the recorded changes list
         self.image_latency = 0.0  # seconds before an image answer (a slow image host)
-        self._lock = threading.Lock()
-        self._log: list[RecordedRequest] = []
         self._images: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._load(fixtures)
 
-    # -- lifecycle ------------------------------------------------------------------
-
-    def start(self) -> FakeProviderServer:
-        """Start serving in a daemon thread."""
-        fake = self
-
-        class Handler(_Handler):
-            server_fake = fake
-
-        server = ThreadingHTTPServer((self.host, self._port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeProviderServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """http://127.0.0.1:<port>."""
-        if self._server is None:
-            raise RuntimeError("the fake server is not running")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+    # -- URLs -----------------------------------------------------------------------
 
     @property
     def tmdb_base_url(self) -> str:
@@ -428,20 +487,9 @@ class FakeProviderServer:
 
     # -- request log ----------------------------------------------------------------
 
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request so far (a copy)."""
-        with self._lock:
-            return list(self._log)
-
     def requests_to(self, service: str, path_prefix: str = "") -> list[RecordedRequest]:
         """Requests to `service` whose path starts with `path_prefix`."""
         return [r for r in self.requests if r.service == service and r.path.startswith(path_prefix)]
-
-    def clear_requests(self) -> None:
-        """Forget the request log."""
-        with self._lock:
-            self._log.clear()
 
     def reset(self) -> None:
         """Back to good behaviour: default keys, no limits, no latency, no failures, no log."""
@@ -457,10 +505,6 @@ class FakeProviderServer:
         self.changed_ids = None
         self.image_latency = 0.0
         self.clear_requests()
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._log.append(request)
 
     # -- recorded data --------------------------------------------------------------
 
@@ -753,126 +797,6 @@ class FakeProviderServer:
                 while len(self._images) > 64:
                     self._images.popitem(last=False)
         return cached, "image/png" if fmt == "PNG" else "image/jpeg"
-
-
-# -- HTTP handler -----------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
-    server_version = "FakeProviders/1.0"
-    timeout = 30
-    server_fake: FakeProviderServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests assert on the request log instead
-
-    def do_GET(self) -> None:
-        fake = self.server_fake
-        split = urlsplit(self.path)
-        path = split.path
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        bearer = self.headers.get("Authorization", "").startswith("Bearer ")
-        if path.startswith("/3/"):
-            self._service("tmdb", fake.tmdb, path, query, lambda: fake._tmdb(path, query))
-        elif path.startswith("/v3/"):
-            self._service("fanart", fake.fanart, path, query, lambda: fake._fanart(path))
-        elif path in ("/", "") and ("i" in query or "t" in query):
-            self._service("omdb", fake.omdb, path, query, lambda: fake._omdb(query))
-        else:
-            arrived = time.monotonic()
-            image = fake.image(path)
-            status = 200 if image is not None else 404
-            fake._record(RecordedRequest("images", "GET", path, query, arrived, status, bearer))
-            if fake.image_latency > 0:
-                time.sleep(fake.image_latency)
-            if image is None:
-                self._send(404, b"not found", "text/plain")
-            else:
-                self._send(200, image[0], image[1])
-
-    def _service(
-        self,
-        service: str,
-        knobs: ServiceKnobs,
-        path: str,
-        query: dict[str, str],
-        route: Callable[[], tuple[int, Any]],
-    ) -> None:
-        fake = self.server_fake
-        arrived = time.monotonic()
-        auth_header = self.headers.get("Authorization", "")
-        headers: dict[str, str] = {}
-        status, body = self._gate(service, knobs, query, auth_header, arrived, headers)
-        if status == 0:
-            status, body = route()
-        fake._record(
-            RecordedRequest(
-                service,
-                "GET",
-                path,
-                query,
-                arrived,
-                status,
-                auth_header.startswith("Bearer "),
-            )
-        )
-        if knobs.latency > 0:
-            time.sleep(knobs.latency)
-        self._send(status, json.dumps(body).encode(), "application/json;charset=utf-8", headers)
-
-    def _gate(
-        self,
-        service: str,
-        knobs: ServiceKnobs,
-        query: dict[str, str],
-        auth_header: str,
-        now: float,
-        headers: dict[str, str],
-    ) -> tuple[int, Any]:
-        """Failure burst, rate limit, then key check; (0, None) means "route it"."""
-        fake = self.server_fake
-        with fake._lock:
-            if knobs.fail_next > 0:
-                knobs.fail_next -= 1
-                return knobs.fail_status, _failure_body(service)
-            if knobs.rate_limit is not None:
-                while knobs.hits and knobs.hits[0] <= now - knobs.window:
-                    knobs.hits.popleft()
-                if len(knobs.hits) >= knobs.rate_limit:
-                    wait = knobs.hits[0] + knobs.window - now
-                    headers["Retry-After"] = str(max(1, math.ceil(wait)))
-                    return 429, _rate_limited_body(service, fake)
-                knobs.hits.append(now)
-        if service == "tmdb":
-            token = auth_header.removeprefix("Bearer ") if auth_header.startswith("Bearer ") else ""
-            if query.get("api_key") not in knobs.valid_keys and token not in knobs.valid_keys:
-                return 401, fake.tmdb_errors[401]
-        elif service == "fanart":
-            if query.get("api_key") not in knobs.valid_keys:
-                return 401, {"status": "error", "error message": "Invalid API key"}
-        elif service == "omdb":
-            key = query.get("apikey")
-            if not key:
-                return 401, {"Response": "False", "Error": "No API key provided."}
-            if key not in knobs.valid_keys:
-                return 401, {"Response": "False", "Error": "Invalid API key!"}
-        return 0, None
-
-    def _send(
-        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
-    ) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (timeout test)
 
 
 def _failure_body(service: str) -> JSON:

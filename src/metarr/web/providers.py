@@ -3,7 +3,8 @@ field priorities and per-type artwork limits."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -107,25 +108,58 @@ def _card_context(
     return {"p": view, "errors": dict(errors or {}), "form": form, "test": test}
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One of the tables under the cards (field priorities, artwork limits), saved on its own."""
+
+    values: str  # the context key of its current values
+    load: Callable[[ProviderSettingsService], object]  # those values
+    prefix: str  # of its context keys `<prefix>_errors` and `<prefix>_form`
+    template: str  # its fragment under partials/
+    anchor: str  # its id on the page
+    saved: str  # the toast
+
+    def context(
+        self,
+        svc: ProviderSettingsService,
+        errors: Mapping[str, str] | None = None,
+        form: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Its template context: the values, refused fields, what was submitted."""
+        return {
+            self.values: self.load(svc),
+            f"{self.prefix}_errors": dict(errors or {}),
+            f"{self.prefix}_form": form,
+        }
+
+
+_PRIORITIES = _Table(
+    "priorities",
+    ProviderSettingsService.priorities,
+    "priority",
+    "provider_priorities.html",
+    "priorities",
+    "Priorities saved.",
+)
+_LIMITS = _Table(
+    "limits",
+    ProviderSettingsService.asset_limits,
+    "limit",
+    "provider_limits.html",
+    "asset-limits",
+    "Artwork limits saved.",
+)
+
+
 def page_context(
-    svc: ProviderSettingsService,
-    *,
-    cards: Mapping[str, Mapping[str, Any]] | None = None,
-    priority_errors: Mapping[str, str] | None = None,
-    limit_errors: Mapping[str, str] | None = None,
-    priority_form: Mapping[str, Any] | None = None,
-    limit_form: Mapping[str, Any] | None = None,
+    svc: ProviderSettingsService, *, cards: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Everything the providers page shows."""
     views = svc.list()
     return {
         "cards": [{**_card_context(v), **(cards or {}).get(v.name, {}), "p": v} for v in views],
-        "priorities": svc.priorities(),
-        "limits": svc.asset_limits(),
-        "priority_errors": dict(priority_errors or {}),
-        "limit_errors": dict(limit_errors or {}),
-        "priority_form": priority_form,
-        "limit_form": limit_form,
+        **_PRIORITIES.context(svc),
+        **_LIMITS.context(svc),
     }
 
 
@@ -156,17 +190,7 @@ async def save_priorities(request: Request) -> Response:
     changes = priorities_changes(form, tuple(current.fields), len(current.sources))
     if form.get("reset"):
         changes = {}
-    try:
-        svc.set_priorities(changes)
-    except InvalidInput as exc:
-        errors = {exc.field or "form": str(exc)}
-        if not is_htmx(request):
-            context = page_context(svc, priority_errors=errors, priority_form=_form(form))
-            return _page(request, context, 422)
-        return _priorities_panel(request, svc, errors=errors, form=_form(form), status_code=422)
-    if not is_htmx(request):
-        return RedirectResponse("/providers#priorities", status_code=303)
-    return _priorities_panel(request, svc, toast="Priorities saved.")
+    return _save_table(request, svc, _PRIORITIES, form, lambda: svc.set_priorities(changes))
 
 
 @router.post("/providers/asset-limits", dependencies=csrf)
@@ -177,17 +201,27 @@ async def save_limits(request: Request) -> Response:
     changes = limits_changes(form, list(svc.asset_limits().limits))
     if form.get("reset"):
         changes = {}
+    return _save_table(request, svc, _LIMITS, form, lambda: svc.set_asset_limits(changes))
+
+
+def _save_table(
+    request: Request,
+    svc: ProviderSettingsService,
+    table: _Table,
+    form: Mapping[str, Any],
+    save: Callable[[], object],
+) -> Response:
+    """Run `save`; a refused value comes back beside its field in the page or the table (422)."""
     try:
-        svc.set_asset_limits(changes)
+        save()
     except InvalidInput as exc:
-        errors = {exc.field or "form": str(exc)}
+        context = table.context(svc, {exc.field or "form": str(exc)}, _form(form))
         if not is_htmx(request):
-            context = page_context(svc, limit_errors=errors, limit_form=_form(form))
-            return _page(request, context, 422)
-        return _limits_panel(request, svc, errors=errors, form=_form(form), status_code=422)
+            return _page(request, {**page_context(svc), **context}, 422)
+        return _fragment(request, table.template, context, status_code=422)
     if not is_htmx(request):
-        return RedirectResponse("/providers#asset-limits", status_code=303)
-    return _limits_panel(request, svc, toast="Artwork limits saved.")
+        return RedirectResponse(f"/providers#{table.anchor}", status_code=303)
+    return _fragment(request, table.template, table.context(svc), toast=table.saved)
 
 
 @router.post("/providers/{name}", dependencies=csrf)
@@ -206,10 +240,13 @@ async def save_provider(request: Request, name: str) -> Response:
         if not is_htmx(request):
             context = page_context(svc, cards={name: {"errors": errors, "form": form}})
             return _page(request, context, 422)
-        return _card(request, view, errors=errors, form=form, status_code=422)
+        context = _card_context(view, errors=errors, form=form)
+        return _fragment(request, "provider_card.html", context, status_code=422)
     if not is_htmx(request):
         return RedirectResponse(f"/providers#provider-{name}", status_code=303)
-    return _card(request, view, toast=f"{view.title} saved.")
+    return _fragment(
+        request, "provider_card.html", _card_context(view), toast=f"{view.title} saved."
+    )
 
 
 @router.post("/providers/{name}/test", dependencies=csrf)
@@ -231,52 +268,14 @@ async def key_test(request: Request, name: str) -> Response:
     return render(request, "partials/provider_test.html", context)
 
 
-def _card(
+def _fragment(
     request: Request,
-    view: ProviderView,
+    template: str,
+    context: Mapping[str, Any],
     *,
-    errors: Mapping[str, str] | None = None,
-    form: Mapping[str, str] | None = None,
     toast: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    context = {**_shared(), **_card_context(view, errors=errors, form=form), "toast": toast}
-    return render(request, "partials/provider_card.html", context, status_code=status_code)
-
-
-def _priorities_panel(
-    request: Request,
-    svc: ProviderSettingsService,
-    *,
-    errors: Mapping[str, str] | None = None,
-    form: Mapping[str, str] | None = None,
-    toast: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    context = {
-        **_shared(),
-        "priorities": svc.priorities(),
-        "priority_errors": dict(errors or {}),
-        "priority_form": form,
-        "toast": toast,
-    }
-    return render(request, "partials/provider_priorities.html", context, status_code=status_code)
-
-
-def _limits_panel(
-    request: Request,
-    svc: ProviderSettingsService,
-    *,
-    errors: Mapping[str, str] | None = None,
-    form: Mapping[str, str] | None = None,
-    toast: str | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    context = {
-        **_shared(),
-        "limits": svc.asset_limits(),
-        "limit_errors": dict(errors or {}),
-        "limit_form": form,
-        "toast": toast,
-    }
-    return render(request, "partials/provider_limits.html", context, status_code=status_code)
+    """A card or table of the page for htmx to swap in, with the labels and a toast."""
+    context = {**_shared(), **context, "toast": toast}
+    return render(request, f"partials/{template}", context, status_code=status_code)

@@ -109,31 +109,28 @@ def publish_plan(request: Request, movie_id: int) -> HTMLResponse:
 @router.post("/movies/{movie_id}/publish", dependencies=csrf)
 def publish_movie(request: Request, movie_id: int) -> Response:
     """Queue publishing this movie; htmx gets a status that follows the job."""
-    svc = services(request)
-    try:
-        [job_id] = svc.publishing.enqueue_movie(row_id(movie_id, "movie"))
-    except NotFound:
-        return not_found(request, f"There is no movie number {movie_id}.")
-    if not is_htmx(request):
-        return RedirectResponse(f"/activity#job-{job_id}", status_code=303)
-    return _job_status(
-        request, movie_id, svc.jobs.get(job_id), 202, toast(f"Publishing queued (job {job_id}).")
-    )
+    return _queue_movie_job(request, movie_id, verify=False)
 
 
 @router.post("/movies/{movie_id}/verify", dependencies=csrf)
 def verify_movie(request: Request, movie_id: int) -> Response:
     """Queue verifying this movie's published files."""
+    return _queue_movie_job(request, movie_id, verify=True)
+
+
+def _queue_movie_job(request: Request, movie_id: int, *, verify: bool) -> Response:
+    """Queue publishing or verifying the movie; without htmx, go to the job or the findings."""
     svc = services(request)
+    enqueue = svc.publishing.verify_movie if verify else svc.publishing.enqueue_movie
     try:
-        [job_id] = svc.publishing.verify_movie(row_id(movie_id, "movie"))
+        [job_id] = enqueue(row_id(movie_id, "movie"))
     except NotFound:
         return not_found(request, f"There is no movie number {movie_id}.")
     if not is_htmx(request):
-        return RedirectResponse(f"/verification?movie={movie_id}", status_code=303)
-    return _job_status(
-        request, movie_id, svc.jobs.get(job_id), 202, toast(f"Verification queued (job {job_id}).")
-    )
+        where = f"/verification?movie={movie_id}" if verify else f"/activity#job-{job_id}"
+        return RedirectResponse(where, status_code=303)
+    message = f"{'Verification' if verify else 'Publishing'} queued (job {job_id})."
+    return _job_status(request, movie_id, svc.jobs.get(job_id), 202, toast(message))
 
 
 @router.get("/movies/{movie_id}/publish/jobs/{job_id}")
@@ -272,41 +269,27 @@ async def save_library_publishing(request: Request, library_id: int) -> Response
 @router.post("/libraries/{library_id}/publish", dependencies=csrf)
 def publish_library(request: Request, library_id: int) -> Response:
     """Queue publishing every movie of the library."""
-    svc = services(request)
-    try:
-        library = _library(svc, library_id)
-        [job_id] = svc.publishing.enqueue_library(library.id)
-    except NotFound:
-        return not_found(request, f"There is no library number {library_id}.")
-    if not is_htmx(request):
-        return RedirectResponse(f"/activity#job-{job_id}", status_code=303)
-    return _library_panel(
-        request,
-        svc,
-        library,
-        extra={"job_id": job_id, **toast(f"Publishing {library.name} queued (job {job_id}).")},
-        status_code=202,
-    )
+    return _queue_library_job(request, library_id, verify=False)
 
 
 @router.post("/libraries/{library_id}/verify", dependencies=csrf)
 def verify_library(request: Request, library_id: int) -> Response:
     """Queue verifying the library against what was published."""
+    return _queue_library_job(request, library_id, verify=True)
+
+
+def _queue_library_job(request: Request, library_id: int, *, verify: bool) -> Response:
+    """Queue publishing or verifying the library; without htmx, go to the job or the findings."""
     svc = services(request)
+    enqueue = svc.publishing.verify_library if verify else svc.publishing.enqueue_library
     try:
         library = _library(svc, library_id)
-        [job_id] = svc.publishing.verify_library(library.id)
+        [job_id] = enqueue(library.id)
     except NotFound:
         return not_found(request, f"There is no library number {library_id}.")
     if not is_htmx(request):
-        return RedirectResponse(f"/verification?library={library_id}", status_code=303)
-    return _library_panel(
-        request,
-        svc,
-        library,
-        extra={
-            "job_id": job_id,
-            **toast(f"Verification of {library.name} queued (job {job_id})."),
-        },
-        status_code=202,
-    )
+        where = f"/verification?library={library_id}" if verify else f"/activity#job-{job_id}"
+        return RedirectResponse(where, status_code=303)
+    what = f"Verification of {library.name}" if verify else f"Publishing {library.name}"
+    extra = {"job_id": job_id, **toast(f"{what} queued (job {job_id}).")}
+    return _library_panel(request, svc, library, extra=extra, status_code=202)
