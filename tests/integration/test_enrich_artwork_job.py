@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pytest
 from sqlalchemy import event, update
 
 from metarr.db.tables import MovieRow
 from metarr.jobs import Job, JobStatus, Priority
+from metarr.jobs.tables import JobRow
 from metarr.services.enrichment import ARTWORK_JOB, ENRICH_JOB, movie_target
 from metarr.services.libraries import LibraryChanges
 from tests.integration.test_enrich import (  # fixtures are used by name
@@ -146,6 +148,37 @@ def test_publishing_follows_the_artwork_job(env: Env) -> None:
     assert _jobs(env, ARTWORK_JOB, quiet) == []
     assert skipped.result["next_job_id"] == by_movie[quiet].id
     assert by_movie[quiet].parent_id == skipped.id
+
+
+def test_an_artwork_job_that_fails_for_good_still_publishes_the_metadata(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.builder.movie("Generated", 2001, tmdb=GENERATED, artwork=())
+    env.container.libraries.update(
+        env.library_id, LibraryChanges(auto_publish=True, auto_sync=False)
+    )
+    env.scan()
+    movie = env.movie_id("Generated (2001)")
+    before = {j.id for j in env.jobs("publish")}
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the image cache disk is gone")
+
+    monkeypatch.setattr(env.service.enricher.artwork, "run", broken)
+    env.service.enqueue_movie(movie)
+    assert env.worker.run_until_empty(max_jobs=1) == 1  # enrich
+    [art] = _jobs(env, ARTWORK_JOB, movie)
+    with env.container.db.session() as s:  # the last attempt
+        s.execute(update(JobRow).where(JobRow.id == art.id).values(max_attempts=1))
+    env.drain()
+
+    [art] = _jobs(env, ARTWORK_JOB, movie)
+    assert art.status == JobStatus.FAILED and "cache disk" in (art.last_error or "")
+    [publish] = [j for j in env.jobs("publish") if j.id not in before]
+    assert publish.parent_id == art.id and publish.status == JobStatus.SUCCEEDED
+    assert env.fields(movie)["plot"][1] == "tmdb"  # and that metadata is what went out
+    nfo = next(env.builder.root.rglob("*.nfo")).read_text(encoding="utf-8")
+    assert env.fields(movie)["plot"][0] in nfo
 
 
 def test_the_metadata_step_runs_a_fixed_number_of_statements(env: Env) -> None:

@@ -22,7 +22,16 @@ from metarr.db.engine import Database
 from metarr.domain import assets, matching
 from metarr.domain.errors import InvalidInput, NotFound
 from metarr.domain.media import ArtworkType, MovieStatus
-from metarr.jobs import JobContext, Priority, Queue, Registry
+from metarr.jobs import (
+    JobCancelled,
+    JobContext,
+    JobDeferred,
+    JobInterrupted,
+    Priority,
+    Queue,
+    Registry,
+)
+from metarr.jobs.retry import is_retryable
 from metarr.media.images import inspect_image
 from metarr.pipeline.artwork import SET_TYPES, base_type
 from metarr.pipeline.enrich import Enricher, EnrichOptions
@@ -230,7 +239,17 @@ class EnrichmentService:
         """The `artwork` job: one movie's artwork step, then the next phase of the chain."""
         ctx.check_cancelled()
         movie_id = int(ctx.payload["movie_id"])
-        out = self.enricher.artwork.run(movie_id, check=ctx.check_cancelled).as_dict()
+        try:
+            out = self.enricher.artwork.run(movie_id, check=ctx.check_cancelled).as_dict()
+        except (JobCancelled, JobInterrupted, JobDeferred):
+            raise
+        except Exception as exc:
+            last = not is_retryable(exc) or ctx.job.attempts >= ctx.job.max_attempts
+            if last and self.after_enrich is not None:
+                # failed for good: the metadata is still worth publishing, with the art
+                # already selected (the next run of the artwork job publishes again)
+                self.after_enrich(ctx, movie_id)
+            raise
         if self.after_enrich is not None:  # chain.py: publishing, when switched on
             out["next_job_id"] = self.after_enrich(ctx, movie_id)
         return out
