@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from metarr.api.app import create_app
 from metarr.bootstrap import Container
+from metarr.db.advisory import AdvisoryLock
 from metarr.db.tables_players import PlayerRow
 from metarr.jobs import JobStatus, Worker
 from metarr.jobs.tables import JobRow
@@ -505,3 +506,34 @@ def test_after_publishing_a_library_job_fans_out_per_movie_and_player(
         "skipped": "player sync is switched off for this library"
     }
     assert len(jellyfin.updates) == 2
+
+
+def test_a_sync_waits_for_another_process_syncing_the_same_player(
+    api: TestClient, container: Container, jellyfin: FakeJellyfinServer, library: tuple[int, Path]
+) -> None:
+    """On PostgreSQL another `metarr worker` process holding the player's lock defers the
+    job (no second request goes to the player); SQLite has no worker processes."""
+    _library_id, root = library
+    player = api.post("/api/v1/players", json=jellyfin_body(jellyfin, root)).json()
+    container.player_sync.lock_wait = 0.2
+    heat = movie_id(container, "Heat")
+    other = AdvisoryLock(container.db, player["id"])  # what the other process holds
+    assert other.acquire()
+    try:
+        [job_id] = api.post(f"/api/v1/movies/{heat}/sync").json()["job_ids"]
+        run_jobs(container)
+        row = job(container, job_id)
+        if container.db.backend == "postgresql":
+            assert row.status == JobStatus.RETRY_SCHEDULED and row.attempts == 0
+            assert "another process" in (row.progress_message or "")
+            assert jellyfin.updates == []
+            assert not AdvisoryLock(container.db, player["id"]).acquire(timeout=0.1)
+        else:
+            assert row.status == JobStatus.SUCCEEDED and len(jellyfin.updates) == 1
+    finally:
+        other.release()
+    if container.db.backend == "postgresql":
+        container.players.resume(f"player:{player['id']}")
+        assert run_jobs(container) == 1
+        assert job(container, job_id).status == JobStatus.SUCCEEDED
+        assert len(jellyfin.updates) == 1

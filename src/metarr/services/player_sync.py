@@ -2,7 +2,8 @@
 
 One job per movie and sync scope (a player on its own, or a group of players sharing
 one library database), target `players:<scope>/movie:<id>`: the queue's dedupe on the
-target coalesces requests that arrive while one waits, and a per-player lock keeps one
+target coalesces requests that arrive while one waits, and a per-player lock (in the
+process, plus a PostgreSQL advisory lock across `metarr worker` processes) keeps one
 request at a time going to each player. Library jobs (`library:<id>/`, from the phase
 chain after publishing) fan out into those.
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from metarr.db import player_store as store
+from metarr.db.advisory import AdvisoryLock
 from metarr.db.engine import Database
 from metarr.domain.errors import Conflict, MetarrError, NotFound
 from metarr.jobs import Job, JobContext, JobDeferred, Priority, Queue, Registry
@@ -241,6 +243,13 @@ class PlayerSyncJobs:
                 waits.append(1.0)
                 reasons.append(f"{member.name} is busy with another sync")
                 continue
+            shared = AdvisoryLock(self.db, member.id)  # other `metarr worker` processes
+            if not shared.acquire(timeout=self.lock_wait):
+                lock.release()
+                breaker.release()
+                waits.append(1.0)
+                reasons.append(f"{member.name} is busy with a sync in another process")
+                continue
             started = datetime.now(UTC)
             try:
                 result = self.players.player(member).sync(
@@ -264,6 +273,7 @@ class PlayerSyncJobs:
                 log.warning("sync of movie %s on %r failed: %s", movie_id, member.name, exc)
                 continue
             finally:
+                shared.release()
                 lock.release()
             breaker.record_success()
             self._save(ctx, scope, movie_id, member, request, result=result, started=started)
