@@ -24,9 +24,12 @@ from metarr.providers import (
     default_registry,
 )
 from metarr.services.activity import ActivityService
+from metarr.services.admin import AdminService
 from metarr.services.browse import BrowseService
+from metarr.services.dashboard import DashboardService
 from metarr.services.edit import EditService
 from metarr.services.enrichment import EnrichmentService
+from metarr.services.event_relay import InboundRelay, OutboundRelay
 from metarr.services.events import EventBus, make_event
 from metarr.services.health import HealthService
 from metarr.services.jobs import JobService
@@ -57,6 +60,7 @@ class Container:
     api_key_generated: bool
     libraries: LibraryService
     browse: BrowseService
+    dashboard: DashboardService
     scans: ScanService
     health: HealthService
     events: EventBus
@@ -74,7 +78,9 @@ class Container:
     players: PlayerService
     player_sync: PlayerSyncJobs
     player_monitor: PlayerMonitor
+    admin: AdminService
     workers: list[Worker] = field(default_factory=list)
+    relays: list[InboundRelay | OutboundRelay] = field(default_factory=list)
 
     def start_workers(self, concurrency: int | None = None) -> Worker:
         """Start an in-process worker running every registered job type."""
@@ -88,6 +94,24 @@ class Container:
         worker.start()
         self.workers.append(worker)
         return worker
+
+    def relay_events_out(self, origin: str | None = None) -> OutboundRelay | None:
+        """On PostgreSQL, send this process's live events to `metarr serve` (`metarr worker`)."""
+        if self.db.backend != "postgresql":
+            return None  # on SQLite the workers run inside `metarr serve`
+        relay = OutboundRelay(self.db.engine, self.events, origin=origin)
+        relay.start()
+        self.relays.append(relay)
+        return relay
+
+    def relay_events_in(self, origin: str | None = None) -> InboundRelay | None:
+        """On PostgreSQL, publish `metarr worker` processes' live events here (`metarr serve`)."""
+        if self.db.backend != "postgresql":
+            return None
+        relay = InboundRelay(self.db.engine, self.events, origin=origin)
+        relay.start()
+        self.relays.append(relay)
+        return relay
 
     def stop_workers(self, *, graceful: bool = True) -> None:
         """Stop in-process workers; running jobs are interrupted and requeued."""
@@ -106,6 +130,9 @@ class Container:
         self.enrichment.runtime.run(self.enrichment.providers.aclose())
         self.enrichment.runtime.close()
         self.queue.close()
+        for relay in self.relays:  # after the queue: its last events still go out
+            relay.stop()
+        self.relays.clear()
         self.db.dispose()
 
 
@@ -120,6 +147,12 @@ def build(
     db.wait_until_ready()
     if migrate_db:
         migrate.upgrade(db.engine)
+    admin = AdminService(db)
+    if settings.admin_username and settings.admin_password:
+        # METARR_ADMIN_*: containers start with a login; an existing admin is never replaced
+        admin.create_from_preset(
+            settings.admin_username, settings.admin_password.get_secret_value()
+        )
     libraries = LibraryService(db, data_dir)
     registry = Registry()
     activity = ActivityService(db)
@@ -249,6 +282,7 @@ def build(
         api_key_generated=generated,
         libraries=libraries,
         browse=BrowseService(db),
+        dashboard=DashboardService(db),
         scans=scans,
         health=HealthService(
             db,
@@ -272,6 +306,7 @@ def build(
         players=players,
         player_sync=player_sync,
         player_monitor=player_monitor,
+        admin=admin,
         edit=EditService(
             db,
             on_changed=lambda movie_id: events.publish(
@@ -310,8 +345,8 @@ def _scan_dict(run: ScanRun) -> dict[str, object]:
 def _record_job_activity(activity: ActivityService, event: dict[str, Any]) -> None:
     """Activity log entries for scans starting and jobs failing (from queue events)."""
     kind = event.get("type")
-    if kind not in ("job.started", "job.failed"):
-        return
+    if kind not in ("job.started", "job.failed") or "origin" in event:
+        return  # a relayed event was recorded by the process that ran the job
     job = event.get("job") or {}
     target = str(job.get("target", ""))
     library_id = None

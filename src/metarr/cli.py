@@ -1,4 +1,4 @@
-"""The `metarr` command: serve, db upgrade, scan."""
+"""The `metarr` command: serve, worker, db upgrade, scan, admin set-password."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def _settings() -> Settings:
     except ValidationError as exc:
         lines = [
             f"  METARR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            if e["loc"]
+            else f"  {e['msg']}"
             for e in exc.errors()
         ]
         raise click.ClickException("invalid configuration:\n" + "\n".join(lines)) from exc
@@ -50,6 +52,7 @@ def serve(host: str | None, port: int | None) -> None:
         container = build(settings)
     except MetarrError as exc:
         raise click.ClickException(str(exc)) from exc
+    container.relay_events_in()  # PostgreSQL: `metarr worker` jobs show live in the UI too
     app = create_app(container, start_player_monitor=True)
     wildcard = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - only to print a usable URL
     shown_host = "localhost" if settings.host in wildcard else settings.host
@@ -65,6 +68,11 @@ def serve(host: str | None, port: int | None) -> None:
         )
     else:
         click.echo(f"API key: {container.api_key}")
+    if not container.admin.has_admin():
+        click.echo(
+            f"No admin account yet: open {url}setup and create it (the API key proves the "
+            "install is yours), or run `metarr admin set-password`"
+        )
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -88,6 +96,7 @@ def worker(concurrency: int | None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    container.relay_events_out()  # PostgreSQL: live events go to `metarr serve`
     running = container.start_workers(concurrency)
     click.echo(
         f"worker {running.worker_id} running {running.concurrency} jobs at a time "
@@ -175,6 +184,60 @@ def scan(library: str, scope: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         container.close()
+
+
+class BadInput(click.ClickException):
+    """Input the command cannot use (exit code 2, like a usage error)."""
+
+    exit_code = 2
+
+
+@main.group()
+def admin() -> None:
+    """The web UI's admin account."""
+
+
+@admin.command("set-password")
+@click.option("--username", required=True, help="The admin's username (created when missing).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of a prompt.",
+)
+def admin_set_password(username: str, password_stdin: bool) -> None:
+    """Set the admin's username and password (creates the admin if there is none)."""
+    from metarr.db import migrate
+    from metarr.db.engine import Database, create_db_engine
+    from metarr.services.admin import AdminService, check_password, check_username
+
+    try:
+        username = check_username(username)
+    except MetarrError as exc:
+        raise BadInput(str(exc)) from exc
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = click.prompt(
+            "New password", hide_input=True, confirmation_prompt=True, prompt_suffix=": "
+        )
+    try:
+        check_password(password)
+    except MetarrError as exc:
+        raise BadInput(str(exc)) from exc
+    settings = _settings()
+    database = Database(create_db_engine(settings.resolved_database_url))
+    try:
+        database.wait_until_ready(attempts=3)
+        migrate.upgrade(database.engine)
+        created = AdminService(database).set_password(username, password)
+    except MetarrError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        database.dispose()
+    if created:
+        click.echo(f"admin {username!r} created: log in to the web UI with this password")
+    else:
+        click.echo(f"password of admin {username!r} changed")
 
 
 def _version() -> str:

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,10 +24,14 @@ class Settings(BaseSettings):
     log_json_console: bool = False
     # API hardening
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    login_attempts_per_minute: int = Field(default=10, ge=1)  # per client, /login and /setup
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # webhooks: optional HTTP Basic credentials (Radarr/Sonarr "Username"/"Password")
     webhook_username: str | None = None
     webhook_password: SecretStr | None = None
+    # web UI: create the admin account at start-up when there is none (never overwrites one)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
     # jobs
     workers: int = Field(default=2, ge=0, le=64)
     job_retention_days: int = Field(default=14, ge=1)
@@ -53,6 +57,14 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @model_validator(mode="after")
+    def _check_admin_preset(self) -> Settings:
+        if bool(self.admin_username) != bool(
+            self.admin_password and self.admin_password.get_secret_value()
+        ):
+            raise ValueError("METARR_ADMIN_USERNAME and METARR_ADMIN_PASSWORD go together")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 from metarr.api.app import create_app
 from metarr.bootstrap import Container
 from metarr.jobs import Job
+from tests.web.login import form_log_in
 
 HTMX = {"HX-Request": "true"}
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -31,13 +32,8 @@ class UI:
 
     def __init__(self, client: TestClient, key: str) -> None:
         self.client = client
-        page = client.get("/login")
-        response = client.post(
-            "/login",
-            data={"api_key": key, "csrf_token": csrf_of(page.text), "next": "/activity"},
-            follow_redirects=False,
-        )
-        assert response.status_code == 303
+        response = form_log_in(client, key, "/activity")
+        assert response.status_code == 303, response.text
         self.csrf = csrf_of(client.get("/activity").text)
 
     def get(self, path: str, *, htmx: bool = False, **headers: str) -> httpx.Response:

@@ -22,6 +22,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.web.login import ADMIN_PASSWORD, ADMIN_USERNAME, browser_log_in
+
 if TYPE_CHECKING:
     from metarr.bootstrap import Container
 
@@ -126,11 +128,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def log_in(page: Page, base: str, key: str) -> None:
-    page.goto(f"{base}/libraries")
-    expect(page).to_have_url(re.compile(r"/login\?next=/libraries$"))
-    page.fill("#api_key", key)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/libraries")
+    browser_log_in(page, base, key, "/libraries")
 
 
 def test_add_scan_search_and_open_a_movie(
@@ -142,12 +140,21 @@ def test_add_scan_search_and_open_a_movie(
     with chromium() as browser:
         page = console.watch(browser.new_page(viewport=DESKTOP))
 
+        # first start: the setup page creates the admin, the API key proves ownership
         page.goto(f"{base}/libraries")
+        expect(page).to_have_url(re.compile(r"/setup\?next=/libraries$"))
+        page.fill("#username", ADMIN_USERNAME)
+        page.fill("#password", ADMIN_PASSWORD)
+        page.fill("#password_again", ADMIN_PASSWORD + "x")
         page.fill("#api_key", "wrong")
         page.click("button[type=submit]")
-        expect(page.locator(".field-error")).to_contain_text("not correct")
-        shot(page, "desktop-login-error")
+        expect(page.locator("#api_key-error")).to_contain_text("not correct")
+        expect(page.locator("#password_again-error")).to_contain_text("not the same")
+        expect(page.locator("#username")).to_have_value(ADMIN_USERNAME)
+        shot(page, "desktop-setup-error")
         console.expected_status(401)
+        for field in ("#password", "#password_again"):
+            page.fill(field, ADMIN_PASSWORD)
         page.fill("#api_key", container.api_key)
         page.click("button[type=submit]")
         expect(page).to_have_url(f"{base}/libraries")
@@ -213,6 +220,22 @@ def test_add_scan_search_and_open_a_movie(
         expect(key).to_have_attribute("type", "text")
         expect(key).to_have_value(container.api_key)
         shot(page, "desktop-system")
+
+        # log out, then back in with the admin's password (a wrong one is refused inline)
+        page.get_by_role("navigation", name="Main").get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(f"{base}/login")
+        page.goto(f"{base}/libraries")
+        expect(page).to_have_url(re.compile(r"/login\?next=/libraries$"))
+        page.fill("#username", ADMIN_USERNAME)
+        page.fill("#password", "not the password")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("not correct")
+        expect(page.locator("#username")).to_have_value(ADMIN_USERNAME)
+        shot(page, "desktop-login-error")
+        console.expected_status(401)
+        page.fill("#password", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{base}/libraries")
 
     assert console.problems == [], "\n".join(console.problems)
 

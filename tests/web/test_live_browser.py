@@ -26,6 +26,7 @@ from playwright.sync_api import (
 from metarr.settings import Settings
 from metarr.testing.library_builder import LibraryBuilder
 from tests.conftest import LiveServer
+from tests.web.login import browser_log_in
 
 if TYPE_CHECKING:
     from metarr.bootstrap import Container
@@ -133,10 +134,7 @@ def shot(page: Page, name: str) -> None:
 
 
 def log_in(page: Page, base: str, key: str, target: str = "/activity") -> None:
-    page.goto(f"{base}{target}")
-    page.fill("#api_key", key)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}{target}")
+    browser_log_in(page, base, key, target)
 
 
 def set_hidden(page: Page, hidden: bool, *, announce: bool) -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.web.login import ADMIN_PASSWORD, ADMIN_USERNAME, form_log_in
+
 if TYPE_CHECKING:
     from metarr.bootstrap import Container
 
@@ -91,13 +93,9 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def log_in(client: httpx.Client, key: str) -> httpx.Response:
-    page = client.get("/login")
-    return client.post(
-        "/login",
-        data={"api_key": key, "csrf_token": csrf_of(page.text), "next": "/libraries"},
-        follow_redirects=False,
-    )
+def log_in(client: httpx.Client, key: str, password: str = ADMIN_PASSWORD) -> httpx.Response:
+    """Through the setup page on first use (creating the admin), else the login page."""
+    return form_log_in(client, key, "/libraries", password=password)
 
 
 @pytest.fixture
@@ -157,16 +155,27 @@ def test_htmx_request_without_session_gets_hx_redirect(client: httpx.Client) -> 
     assert response.headers["HX-Redirect"] == "/login?next=/libraries"
 
 
-def test_login_page_explains_where_the_key_is(client: httpx.Client, container: Container) -> None:
+def test_first_visit_sets_up_the_admin_with_the_key(
+    client: httpx.Client, container: Container
+) -> None:
     response = client.get("/login")
     assert response.status_code == 200
+    assert response.url.path == "/setup"
     assert "API key" in response.text
     assert container.api_key not in response.text
     assert 'type="password"' in response.text
+    assert log_in(client, "not-the-key").status_code == 401
+    assert not container.admin.has_admin()
+    assert log_in(client, container.api_key).status_code == 303
+    assert container.admin.verify(ADMIN_USERNAME, ADMIN_PASSWORD)
 
 
-def test_wrong_key_is_rejected(client: httpx.Client) -> None:
-    response = log_in(client, "not-the-key")
+def test_wrong_password_is_rejected(client: httpx.Client, container: Container) -> None:
+    container.admin.create(ADMIN_USERNAME, ADMIN_PASSWORD)
+    response = client.get("/login")
+    assert response.url.path == "/login"
+    assert 'type="password"' in response.text
+    response = log_in(client, container.api_key, password="not-the-password")
     assert response.status_code == 401
     assert "not correct" in response.text
     assert client.get("/libraries", follow_redirects=False).status_code == 303
@@ -189,31 +198,28 @@ def test_login_sets_a_safe_cookie_and_logout_ends_it(
     logout = client.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert logout.status_code == 303
     assert client.get("/libraries", follow_redirects=False).status_code == 303
+    again = log_in(client, container.api_key)  # now through the login page
+    assert again.status_code == 303
+    assert "httponly" in again.headers["set-cookie"].lower()
+    assert client.get("/libraries", follow_redirects=False).status_code == 200
 
 
 def test_cookie_is_secure_over_https(client: httpx.Client, container: Container) -> None:
-    page = client.get("https://testserver/login")
-    response = client.post(
-        "https://testserver/login",
-        data={"api_key": container.api_key, "csrf_token": csrf_of(page.text)},
-        follow_redirects=False,
-    )
+    response = form_log_in(client, container.api_key, base="https://testserver")  # setup
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()
+    client.cookies.clear()
+    response = form_log_in(client, container.api_key, base="https://testserver")  # login
     assert response.status_code == 303
     assert "secure" in response.headers["set-cookie"].lower()
 
 
 def test_login_never_redirects_off_site(client: httpx.Client, container: Container) -> None:
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "api_key": container.api_key,
-            "csrf_token": csrf_of(page.text),
-            "next": "//evil.example/x",
-        },
-        follow_redirects=False,
-    )
-    assert response.headers["location"] == "/"
+    for _form in ("setup", "login"):
+        client.cookies.clear()
+        response = form_log_in(client, container.api_key, "//evil.example/x")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/"
 
 
 def test_tampered_session_cookie_is_no_session(ui: UI) -> None:
@@ -256,7 +262,24 @@ def test_csrf_token_in_header_is_accepted(ui: UI, library_dir: Path) -> None:
 
 def test_login_form_needs_its_csrf_token(client: httpx.Client, container: Container) -> None:
     client.get("/login")
-    response = client.post("/login", data={"api_key": container.api_key}, follow_redirects=False)
+    answer = client.post(
+        "/setup",
+        data={
+            "username": ADMIN_USERNAME,
+            "password": ADMIN_PASSWORD,
+            "password_again": ADMIN_PASSWORD,
+            "api_key": container.api_key,
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert not container.admin.has_admin()
+    container.admin.create(ADMIN_USERNAME, ADMIN_PASSWORD)
+    response = client.post(
+        "/login",
+        data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+        follow_redirects=False,
+    )
     assert response.status_code == 403
 
 
@@ -269,10 +292,10 @@ def test_logout_needs_csrf_token(ui: UI) -> None:
 # -- pages ---------------------------------------------------------------------
 
 
-def test_root_goes_to_libraries(ui: UI) -> None:
+def test_root_is_the_dashboard(ui: UI) -> None:
     response = ui.get("/", follow_redirects=False)
-    assert response.status_code == 303
-    assert response.headers["location"] == "/libraries"
+    assert response.status_code == 200
+    assert "<h1>Dashboard</h1>" in response.text
 
 
 def test_libraries_page_lists_libraries_with_counts_and_last_scan(

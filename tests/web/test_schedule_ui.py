@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from metarr.api.app import create_app
 from metarr.bootstrap import Container
+from tests.web.login import form_log_in
 
 HTMX = {"HX-Request": "true"}
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -32,13 +33,8 @@ class UI:
 
     def __init__(self, client: TestClient, key: str) -> None:
         self.client = client
-        page = client.get("/login")
-        response = client.post(
-            "/login",
-            data={"api_key": key, "csrf_token": csrf_of(page.text), "next": "/libraries"},
-            follow_redirects=False,
-        )
-        assert response.status_code == 303
+        response = form_log_in(client, key, "/libraries")
+        assert response.status_code == 303, response.text
         self.csrf = csrf_of(client.get("/libraries").text)
 
     def get(self, path: str, *, htmx: bool = False) -> httpx.Response:

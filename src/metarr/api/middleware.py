@@ -305,20 +305,25 @@ def _client_key(scope: Scope) -> str:
 
 
 class RateLimitMiddleware:
-    """Limit API requests per client (API key, else IP) and report it in `X-RateLimit-*`."""
+    """Limit requests per client (API key, else IP) and report it in `X-RateLimit-*`.
+
+    By default every API request counts; `methods` narrows it (the login forms: POST).
+    """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         limiter: FixedWindowRateLimiter,
-        prefix: str = "/api/",
+        prefix: str | tuple[str, ...] = "/api/",
         exempt_paths: tuple[str, ...] = ("/api/v1/health",),
+        methods: frozenset[str] | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.prefix = prefix
         self.exempt_paths = exempt_paths
+        self.methods = methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -326,6 +331,7 @@ class RateLimitMiddleware:
             scope["type"] != "http"
             or not path.startswith(self.prefix)
             or _path_matches(path, self.exempt_paths)
+            or (self.methods is not None and scope.get("method") not in self.methods)
         ):
             await self.app(scope, receive, send)
             return
@@ -454,6 +460,14 @@ def install_middleware(
     )
     app.add_middleware(
         RateLimitMiddleware, limiter=FixedWindowRateLimiter(settings.rate_limit_per_minute)
+    )
+    # password guessing: each login costs an argon2 check, so attempts are few per client
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=FixedWindowRateLimiter(settings.login_attempts_per_minute),
+        prefix=("/login", "/setup"),
+        exempt_paths=(),
+        methods=frozenset({"POST"}),
     )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -13,15 +13,15 @@ import queue as stdlib_queue
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, text
-
-from metarr.jobs.models import JobEvent
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "metarr_jobs"
+
+T = TypeVar("T")
 
 
 class Wakeup:
@@ -74,20 +74,24 @@ class PgListener:
 
     It reconnects with backoff when the server goes away, and notifies the local
     Wakeup after each (re)connection since notifications may have been missed.
+    With `on_message`, each notification's payload goes to it instead (it must be
+    quick; a failure is logged) and `wakeup`, if any, only hears of reconnections.
     """
 
     def __init__(
         self,
         engine: Engine,
-        wakeup: Wakeup,
+        wakeup: Wakeup | None,
         *,
         channel: str = CHANNEL,
+        on_message: Callable[[str], None] | None = None,
         reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
     ) -> None:
         self._engine = engine
         self._wakeup = wakeup
         self._channel = channel
+        self._on_message = on_message
         self._stop_channel = f"{channel}_stop_{uuid.uuid4().hex}"
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -99,10 +103,12 @@ class PgListener:
         """Start listening; wait up to `wait` seconds until LISTEN is in effect."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="metarr-jobs-listen", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"metarr-listen-{self._channel}", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(wait):
-            log.warning("job listener not connected after %.1fs; relying on polling", wait)
+            log.warning("listener on %s not connected after %.1fs", self._channel, wait)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread (a NOTIFY on a private channel interrupts its wait)."""
@@ -136,37 +142,59 @@ class PgListener:
                     for channel in (self._channel, self._stop_channel):
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self._ready.set()
-                    self._wakeup.notify()  # anything sent while we were away
+                    self._wake()  # anything sent while we were away
                     delay = self._reconnect_delay
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=60.0):
                             if note.channel == self._stop_channel or self._stopping.is_set():
                                 return
-                            self._wakeup.notify()
+                            self._deliver(note.payload)
             except psycopg.Error as exc:
                 if self._stopping.is_set():
                     return
-                log.warning("job listener lost its connection (%s); retrying in %.1fs", exc, delay)
-                self._wakeup.notify()  # let workers poll while we are deaf
+                log.warning(
+                    "listener on %s lost its connection (%s); retrying in %.1fs",
+                    self._channel,
+                    exc,
+                    delay,
+                )
+                self._wake()  # let workers poll while we are deaf
                 self._stopping.wait(delay)
                 delay = min(delay * 2, self._max_reconnect_delay)
 
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.notify()
 
-class EventEmitter:
-    """Delivers job events to a listener on its own thread, never blocking the caller.
+    def _deliver(self, payload: str) -> None:
+        if self._on_message is None:
+            self._wake()
+            return
+        try:
+            self._on_message(payload)
+        except Exception:
+            log.exception("listener on %s: message handler failed", self._channel)
+
+
+class EventEmitter(Generic[T]):
+    """Delivers events (job events by default) to a listener on its own thread, never
+    blocking the caller.
 
     Events are queued (bounded; extra events are dropped and counted) and a failing
     listener is logged and ignored, so a slow or broken WebSocket never stalls a job.
     """
 
-    def __init__(self, listener: Callable[[JobEvent], None], *, max_pending: int = 10_000) -> None:
+    def __init__(
+        self, listener: Callable[[T], None], *, max_pending: int = 10_000, name: str = "job event"
+    ) -> None:
         self._listener = listener
-        self._queue: stdlib_queue.Queue[JobEvent | None] = stdlib_queue.Queue(max_pending)
+        self._name = name
+        self._queue: stdlib_queue.Queue[T | None] = stdlib_queue.Queue(max_pending)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.dropped = 0
 
-    def emit(self, event: JobEvent) -> None:
+    def emit(self, event: T) -> None:
         """Hand `event` to the listener thread (drops it when the backlog is full)."""
         if self._thread is None:
             self._start()
@@ -175,7 +203,7 @@ class EventEmitter:
         except stdlib_queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("job event listener is behind; %d events dropped", self.dropped)
+                log.warning("%s listener is behind; %d events dropped", self._name, self.dropped)
 
     def close(self, timeout: float = 5.0) -> None:
         """Deliver what is queued, then stop the thread."""
@@ -190,7 +218,7 @@ class EventEmitter:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="metarr-jobs-events", daemon=True
+                    target=self._run, name=f"metarr-{self._name.replace(' ', '-')}s", daemon=True
                 )
                 self._thread.start()
 
@@ -202,4 +230,4 @@ class EventEmitter:
             try:
                 self._listener(event)
             except Exception:
-                log.exception("job event listener failed")
+                log.exception("%s listener failed", self._name)

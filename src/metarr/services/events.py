@@ -33,6 +33,9 @@ EVENT_TYPES = (
     "resync",
 )
 
+# set on events relayed from another process (services/event_relay.py)
+RELAY_MARKS = ("origin", "truncated")
+
 
 def make_event(event_type: str, **fields: Any) -> Event:
     """An event: `type`, `ts` (ISO UTC) and its fields."""
@@ -79,13 +82,17 @@ class EventBus:
                 log.exception("event subscriber failed")
 
     def publish_job(self, job_event: Mapping[str, Any]) -> None:
-        """Forward a queue event (`{"type", "ts", "job"}`) and a throttled `queue.stats`."""
+        """Forward a queue event (`{"type", "ts", "job"}`) and a throttled `queue.stats`.
+
+        A job event relayed from another process keeps its `origin` and `truncated` marks.
+        """
         job = dict(job_event.get("job") or {})
         self.publish(
             {
                 "type": job_event["type"],
                 "ts": job_event.get("ts") or make_event("x")["ts"],
                 "job": job,
+                **{k: job_event[k] for k in RELAY_MARKS if k in job_event},
             }
         )
         if job_event["type"] != "job.progress":

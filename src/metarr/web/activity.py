@@ -34,7 +34,7 @@ csrf = [Depends(require_csrf)]
 _SELF_REFRESH = {"history", "activity-log"}
 
 
-def _running_context(svc: Services) -> dict[str, Any]:
+def running_context(svc: Services) -> dict[str, Any]:
     names = library_names(svc)
     stats = svc.jobs.stats()
     return {
@@ -86,7 +86,7 @@ def _page(request: Request, *, notice: str | None = None, status_code: int = 200
     svc = services(request)
     filters = ActivityFilters.parse(request.query_params)
     context: dict[str, Any] = {
-        **_running_context(svc),
+        **running_context(svc),
         **_history_context(svc, filters),
         **_log_context(svc, filters),
         "libraries": svc.libraries.list(),
@@ -121,7 +121,7 @@ def running_jobs(request: Request) -> HTMLResponse:
     """Running and queued jobs with the queue counts (refreshed on live job events)."""
     if not is_htmx(request):
         return _page(request)
-    return render(request, "partials/jobs_running.html", _running_context(services(request)))
+    return render(request, "partials/jobs_running.html", running_context(services(request)))
 
 
 @router.get("/activity/log")

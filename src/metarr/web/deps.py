@@ -9,7 +9,9 @@ from fastapi import Request
 from metarr.domain.errors import NotFound
 from metarr.jobs import Registry
 from metarr.services.activity import ActivityService
+from metarr.services.admin import AdminService
 from metarr.services.browse import BrowseService
+from metarr.services.dashboard import DashboardService
 from metarr.services.edit import EditService
 from metarr.services.enrichment import EnrichmentService
 from metarr.services.health import HealthService
@@ -43,6 +45,7 @@ class Services(Protocol):
     api_key: str
     libraries: LibraryService
     browse: BrowseService
+    dashboard: DashboardService
     edit: EditService
     enrichment: EnrichmentService
     scans: ScanService
@@ -57,6 +60,7 @@ class Services(Protocol):
     player_sync: PlayerSyncJobs
     player_monitor: PlayerMonitor
     publishing: PublishingService
+    admin: AdminService
 
 
 def services(request: Request) -> Services:

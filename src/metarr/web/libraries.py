@@ -71,12 +71,6 @@ def full_library_page(
     return render(request, "library.html", {"row": row, **schedule}, status_code=status_code)
 
 
-@router.get("/")
-def home() -> RedirectResponse:
-    """The dashboard is the libraries page for now."""
-    return RedirectResponse("/libraries", status_code=303)
-
-
 @router.get("/libraries")
 def libraries_page(request: Request) -> HTMLResponse:
     """Every library with counts and scan state, and the add form."""

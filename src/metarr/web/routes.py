@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from metarr.web import (
     auth,
+    dashboard,
     libraries,
     movie_assets,
     movie_edit,
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     for router in (
         auth.router,
+        dashboard.router,
         libraries.router,
         schedules.router,
         movies.router,

@@ -1,10 +1,14 @@
-"""UI sessions and CSRF: a signed cookie keyed by the API key, tokens derived from it."""
+"""UI sessions and CSRF: a signed cookie keyed by the API key, tokens derived from it.
+
+A logged-in cookie carries the admin's password stamp: a new password ends every session.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -41,6 +45,7 @@ class WebSession:
     sid: str
     authenticated: bool
     csrf_token: str
+    stamp: str = ""  # the admin's password stamp when the session was logged in
 
 
 class SessionCodec:
@@ -50,11 +55,11 @@ class SessionCodec:
         self._key = api_key.encode()
         self._serializer = URLSafeTimedSerializer(api_key, salt=_SALT)
 
-    def new(self, *, authenticated: bool) -> tuple[WebSession, str]:
+    def new(self, *, authenticated: bool, stamp: str = "") -> tuple[WebSession, str]:
         """A fresh session (new id, so no fixation) and its cookie value."""
         sid = secrets.token_urlsafe(24)
-        cookie = self._serializer.dumps({"sid": sid, "auth": authenticated})
-        return self._session(sid, authenticated), cookie
+        cookie = self._serializer.dumps({"sid": sid, "auth": authenticated, "stamp": stamp})
+        return self._session(sid, authenticated, stamp), cookie
 
     def load(self, cookie: str | None) -> WebSession | None:
         """The session in a cookie, or None when absent, tampered with or expired."""
@@ -66,14 +71,22 @@ class SessionCodec:
             return None
         if not isinstance(data, dict):
             return None
-        sid, auth = data.get("sid"), data.get("auth")
-        if not isinstance(sid, str) or not isinstance(auth, bool):
+        sid, auth, stamp = data.get("sid"), data.get("auth"), data.get("stamp", "")
+        if not isinstance(sid, str) or not isinstance(auth, bool) or not isinstance(stamp, str):
             return None
-        return self._session(sid, auth)
+        return self._session(sid, auth, stamp)
 
-    def _session(self, sid: str, authenticated: bool) -> WebSession:
+    def _session(self, sid: str, authenticated: bool, stamp: str) -> WebSession:
         token = hmac.new(self._key, b"csrf:" + sid.encode(), hashlib.sha256).hexdigest()
-        return WebSession(sid=sid, authenticated=authenticated, csrf_token=token)
+        return WebSession(sid=sid, authenticated=authenticated, csrf_token=token, stamp=stamp)
+
+
+def _still_valid(session: WebSession | None, current_stamp: Callable[[], str | None]) -> bool:
+    """False for a logged-in session from before the admin's password last changed."""
+    if session is None or not session.authenticated:
+        return True
+    stamp = current_stamp()
+    return stamp is not None and secrets.compare_digest(session.stamp, stamp)
 
 
 def codec(request: Request) -> SessionCodec:
@@ -87,6 +100,8 @@ def current_session(request: Request) -> WebSession | None:
     if cached is not _UNREAD:
         return cast("WebSession | None", cached)
     session = codec(request).load(request.cookies.get(SESSION_COOKIE))
+    if not _still_valid(session, services(request).admin.session_stamp):
+        session = None
     request.state.web_session = session
     return session
 
@@ -105,7 +120,11 @@ def websocket_session_ok(websocket: WebSocket) -> bool:
         return False
     container = websocket.app.state.container
     session = SessionCodec(container.api_key).load(websocket.cookies.get(SESSION_COOKIE))
-    return session is not None and session.authenticated
+    return (
+        session is not None
+        and session.authenticated
+        and _still_valid(session, container.admin.session_stamp)
+    )
 
 
 def set_session_cookie(request: Request, response: Response, cookie: str) -> None:

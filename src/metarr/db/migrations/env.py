@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import metarr.db.tables_admin
 import metarr.db.tables_assets
 import metarr.db.tables_events
 import metarr.db.tables_players
@@ -16,6 +17,7 @@ from metarr.db.tables import Base
 
 # every table module must be imported, so that autogenerate sees all of the schema
 TABLE_MODULES = (
+    metarr.db.tables_admin,
     metarr.db.tables_assets,
     metarr.db.tables_events,
     metarr.db.tables_players,
