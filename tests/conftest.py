@@ -34,7 +34,7 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     try:
         yield cluster
     finally:
-        cluster.destroy()
+        cluster.destroy(wait=False)
 
 
 def _migrated(url: str) -> None:

@@ -118,7 +118,17 @@ class PostgresCluster:
             conn.execute(f'CREATE DATABASE "{name}"')  # name is ours, never user input
         return self.url(name)
 
-    def destroy(self) -> None:
-        """Stop the server and delete its files."""
+    def destroy(self, *, wait: bool = True) -> None:
+        """Stop the server and delete its files (`wait=False`: in a detached `rm`, for a
+        test session's cluster of hundreds of databases that would take half a minute)."""
         self.stop("immediate")
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if wait:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            return
+        subprocess.Popen(
+            ["rm", "-rf", "--", str(self.dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
