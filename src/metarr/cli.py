@@ -148,6 +148,7 @@ def scan(library: str, scope: str | None) -> None:
     settings = _settings()
     configure_logging(settings, console=False)
     container = build(settings)
+    container.relay_events_out()  # PostgreSQL: a running `metarr serve` shows this scan live
     try:
         lib = container.libraries.find(library)
         run, created = container.scans.create(lib.id, trigger="cli", scope=scope)

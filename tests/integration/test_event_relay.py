@@ -201,11 +201,28 @@ def test_a_metarr_worker_process_shows_on_the_servers_websocket(
                 event = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
                 if (event.get("job") or {}).get("id") == scan["job_id"]:
                     seen.setdefault(event["type"], event)
+            # a scan from the command line shows live too
+            cli = subprocess.Popen(
+                [*METARR, "scan", "M"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            changed: Event | None = None
+            deadline = time.monotonic() + 60
+            while changed is None and time.monotonic() < deadline:
+                event = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+                if event["type"] == "library.changed" and event.get("origin"):
+                    changed = event
+            _, err = cli.communicate(timeout=60)
+            assert cli.returncode == 0, err
         assert {"job.created", "job.started", "job.succeeded"} <= seen.keys(), seen.keys()
         assert "origin" not in seen["job.created"]  # the server's own event, sent once
         for kind in ("job.started", "job.succeeded"):
             assert seen[kind]["origin"].endswith(f":{worker.pid}")
         assert seen["job.succeeded"]["job"]["status"] == "succeeded"
+        assert changed is not None and changed["origin"].endswith(f":{cli.pid}")
+        assert changed["library_id"] == lib.json()["id"]
     finally:
         worker.terminate()
         worker.wait(timeout=30)
