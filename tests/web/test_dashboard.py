@@ -115,3 +115,22 @@ def test_dashboard_needs_a_login(container: Container) -> None:
     with TestClient(app) as tc:
         response = tc.get("/", follow_redirects=False)
     assert response.status_code == 303 and "/login" in response.headers["location"]
+
+
+def test_libraries_and_activity_panels_refresh_themselves(
+    ui: UI, container: Container, tmp_path: Path
+) -> None:
+    html = ui.get("/").text
+    for panel, url in (
+        ("completeness", "/dashboard/libraries"),
+        ("recent-activity", "/dashboard/activity"),
+    ):
+        tag = re.search(rf'<section class="panel" id="{panel}"[^>]*>', html)
+        assert tag is not None and f'hx-get="{url}"' in tag.group(0)
+        assert 'hx-trigger="metarr-history from:body' in tag.group(0)  # jobs finished (live.js)
+    assert "No library yet" in ui.get("/dashboard/libraries", htmx=True).text
+    assert "Nothing has happened yet" in ui.get("/dashboard/activity", htmx=True).text
+    library_id, _ids = _library(container, tmp_path)  # a scan happens meanwhile
+    libraries = ui.get("/dashboard/libraries", htmx=True).text
+    assert f'id="completeness-{library_id}"' in libraries and "<html" not in libraries
+    assert "Scan 1 succeeded" in ui.get("/dashboard/activity", htmx=True).text
