@@ -176,9 +176,8 @@ def test_refresh_rereads_the_nfo_and_purges_stale_textures(
     before_art, after_art = before["art"], after["art"]
     assert isinstance(before_art, dict) and isinstance(after_art, dict)
     assert after_art["poster"] == before_art["poster"] == poster  # same URL, new picture
-    # (a "thumb" Kodi extracts from the video in the background may come and go)
-    assert kodi.textures(poster) == []
-    # what Kodi shows now is the new poster, not the cached one
+    # what Kodi shows now is the new poster, not the cached one (the stale texture is
+    # gone; Kodi may cache the art again in the background, from the new file)
     assert close_to(color_of(kodi.cache_image(poster)), BLUE)
 
 

@@ -232,8 +232,9 @@ def test_publish_change_and_delete_reach_kodi(
     assert now["plot"] == "Two crews, one city." and now["art"]["poster"] == poster
     if textures:
         assert changed.result["textures_purged"] >= 1
-        assert kodi.textures(poster) == []  # the stale texture is gone...
-        assert close_to(color_of(kodi.cache_image(poster)), BLUE)  # ...Kodi shows the new one
+        # the stale texture is gone: Kodi shows the new poster (a refresh may have Kodi
+        # cache the art again in the background, from the file as published now)
+        assert close_to(color_of(kodi.cache_image(poster)), BLUE)
     states = {s.scope: s for s, _label in container.player_sync.states(movie)}
     assert states["player:1"].status == "ok" and states["player:1"].action == "refreshed"
 
