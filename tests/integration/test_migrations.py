@@ -46,3 +46,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         db.dispose()
+
+
+def test_candidates_are_found_by_url_through_an_index(db_url: str) -> None:
+    """`cached_hashes_by_url` looks across every movie's candidates by URL."""
+    engine = create_db_engine(db_url)
+    try:
+        migrate.upgrade(engine)
+        indexes = {
+            i["name"]: i["column_names"] for i in inspect(engine).get_indexes("asset_candidates")
+        }
+        assert indexes.get("ix_asset_candidates_url") == ["url"]
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                plan = " ".join(
+                    str(row[-1])
+                    for row in conn.execute(
+                        text(
+                            "EXPLAIN QUERY PLAN SELECT url, sha256 FROM asset_candidates "
+                            "WHERE type IN ('poster') AND url IN ('a', 'b') AND sha256 IS NOT NULL"
+                        )
+                    )
+                )
+            assert "ix_asset_candidates_url" in plan, plan
+    finally:
+        engine.dispose()

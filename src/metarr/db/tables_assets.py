@@ -30,7 +30,11 @@ class AssetCandidateRow(Base):
     """
 
     __tablename__ = "asset_candidates"
-    __table_args__ = (UniqueConstraint("movie_id", "type", "url"),)
+    __table_args__ = (
+        UniqueConstraint("movie_id", "type", "url"),
+        # the same image offered to another movie is found by URL (cached_hashes_by_url)
+        Index("ix_asset_candidates_url", "url"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))
