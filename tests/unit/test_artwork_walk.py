@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metarr.db.enrich_store import StoredCandidate
+from metarr.db.candidate_store import StoredCandidate
 from metarr.pipeline.selection import Fetched, TypeJob, base_type, walk
 
 

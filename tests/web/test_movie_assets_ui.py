@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from metarr.bootstrap import Container
-from metarr.db import enrich_store as store
+from metarr.db import candidate_store
 from metarr.storage.cache import ContentCache
 from tests.web.test_schedule_ui import UI
 
@@ -45,7 +45,7 @@ def posters(container: Container, movie_id: int) -> list[str]:
             }
         )
     with container.db.session() as s:
-        store.upsert_candidates(s.connection(), movie_id, rows)
+        candidate_store.upsert_candidates(s.connection(), movie_id, rows)
     return urls
 
 

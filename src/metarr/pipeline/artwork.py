@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from metarr.db import candidate_store
 from metarr.db import enrich_store as store
 from metarr.db.cache_refs import NFO_FIELD
 from metarr.db.engine import Database
@@ -216,11 +217,15 @@ class Artwork:
             if state.deleted or not state.monitored:
                 result.reason = "deleted" if state.deleted else "unmonitored: no provider updates"
                 return None
-            stored = [c for c in store.load_candidates(conn, movie_id) if c.provider != LOCAL]
+            stored = [
+                c for c in candidate_store.load_candidates(conn, movie_id) if c.provider != LOCAL
+            ]
             set_urls = [
                 c.url for c in stored if c.type in SET_TYPES and not c.selected and not c.rejected
             ]
-            shared = store.cached_hashes_by_url(conn, set_urls, SET_TYPES) if set_urls else {}
+            shared = (
+                candidate_store.cached_hashes_by_url(conn, set_urls, SET_TYPES) if set_urls else {}
+            )
         have, missing = self._plan_headshots(state.cast, state.locks)
         return Plan(self._jobs(stored, shared, state.locks), have, missing)
 
@@ -284,7 +289,10 @@ class Artwork:
     # -- selection --------------------------------------------------------------------
 
     def _jobs(
-        self, stored: list[store.StoredCandidate], shared: Mapping[str, str], locked: set[str]
+        self,
+        stored: list[candidate_store.StoredCandidate],
+        shared: Mapping[str, str],
+        locked: set[str],
     ) -> list[TypeJob]:
         """Per unlocked type, everything its selection needs (`shared`: set art by URL)."""
         options = self.options()
@@ -350,7 +358,7 @@ class Artwork:
         )
 
     async def _obtain(
-        self, cand: store.StoredCandidate, job: TypeJob, fingerprint: bool
+        self, cand: candidate_store.StoredCandidate, job: TypeJob, fingerprint: bool
     ) -> Fetched:
         """Download and check one candidate (or reuse the file another movie cached)."""
         shared = job.reuse.get(cand.url)
@@ -414,7 +422,7 @@ class Artwork:
         if updates or history or thumbs:
             with self.db.session() as s:
                 conn = s.connection()
-                store.mark_candidates(conn, updates)
+                candidate_store.mark_candidates(conn, updates)
                 for source, kind, before, after in history:
                     store.record(conn, movie_id, now, source, "asset", kind, before, after)
                 store.fill_cast_thumbs(conn, movie_id, thumbs)
@@ -432,12 +440,16 @@ class Artwork:
         """
         with self.db.session() as s:
             conn = s.connection()
-            root, files = store.local_files(conn, movie_id)
+            root, files = candidate_store.local_files(conn, movie_id)
             if root is None or not files:
                 return 0
-            known = {c.url: c for c in store.load_candidates(conn, movie_id) if c.provider == LOCAL}
+            known = {
+                c.url: c
+                for c in candidate_store.load_candidates(conn, movie_id)
+                if c.provider == LOCAL
+            }
             nfo_now = store.load_field(conn, movie_id, NFO_FIELD)
-        todo: list[store.LocalFile] = []
+        todo: list[candidate_store.LocalFile] = []
         for f in files:
             if f.kind == "nfo":
                 todo.append(f)
@@ -482,19 +494,21 @@ class Artwork:
         with self.db.session() as s:
             conn = s.connection()
             if rows:
-                store.upsert_candidates(conn, movie_id, rows)
+                candidate_store.upsert_candidates(conn, movie_id, rows)
             if nfos and nfos != nfo_now:
                 store.set_hidden_field(conn, movie_id, NFO_FIELD, nfos, NFO_SOURCE, now)
         return len(rows)
 
     async def _read_local(
-        self, files: list[tuple[Path, store.LocalFile]]
+        self, files: list[tuple[Path, candidate_store.LocalFile]]
     ) -> list[tuple[str, ImageInfo | None] | None]:
         return list(
             await asyncio.gather(*(self.in_pool(self._local_one, path, f) for path, f in files))
         )
 
-    def _local_one(self, path: Path, f: store.LocalFile) -> tuple[str, ImageInfo | None] | None:
+    def _local_one(
+        self, path: Path, f: candidate_store.LocalFile
+    ) -> tuple[str, ImageInfo | None] | None:
         max_bytes = self.options().max_bytes
         try:
             if f.kind == "nfo":

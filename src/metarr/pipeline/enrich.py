@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from metarr.db import candidate_store
 from metarr.db import enrich_store as store
 from metarr.db.engine import Database
 from metarr.domain import assets
@@ -395,7 +396,7 @@ class Enricher:
             )
             if any(c.field in TITLE_FIELDS for c, _ in changes):
                 store.refresh_title(conn, target.id, now, current, target)
-            result.candidates_added = store.upsert_candidates(conn, target.id, candidates)
+            result.candidates_added = candidate_store.upsert_candidates(conn, target.id, candidates)
 
     def _scored(self, provided: list[AssetCandidate]) -> list[dict[str, Any]]:
         pool = [c for c in (to_candidate(a) for a in provided) if c is not None]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from metarr.db import enrich_store as store
+from metarr.db import candidate_store
 from metarr.domain import assets
 from metarr.media.images import is_near_duplicate
 
@@ -62,15 +62,15 @@ class TypeJob:
     """Everything selection of one type needs, read in the job thread."""
 
     kind: str
-    ranked: list[store.StoredCandidate]
-    of_type: list[store.StoredCandidate]
+    ranked: list[candidate_store.StoredCandidate]
+    of_type: list[candidate_store.StoredCandidate]
     limit: int
     budget: int
     kept: set[int]  # automatic picks whose file is in the cache
     reuse: dict[str, str] = field(default_factory=dict)  # URL -> cached sha256
 
     @property
-    def user(self) -> list[store.StoredCandidate]:
+    def user(self) -> list[candidate_store.StoredCandidate]:
         """A person's picks (never dropped, never re-examined)."""
         return [c for c in self.of_type if c.selected and c.selected_by == "user"]
 
@@ -80,14 +80,17 @@ class TypePlan:
     """The outcome of one type: what stays, what is new, what is rejected for good."""
 
     job: TypeJob
-    keep: list[store.StoredCandidate]
-    new: list[tuple[store.StoredCandidate, str]]  # candidate, sha256
+    keep: list[candidate_store.StoredCandidate]
+    new: list[tuple[candidate_store.StoredCandidate, str]]  # candidate, sha256
     rejected: list[tuple[int, str]]  # candidate id, reason
 
 
 def walk(
     job: TypeJob, outcomes: Mapping[int, Fetched], prints: Mapping[str, int]
-) -> tuple[list[tuple[store.StoredCandidate, Fetched | None]], list[store.StoredCandidate]]:
+) -> tuple[
+    list[tuple[candidate_store.StoredCandidate, Fetched | None]],
+    list[candidate_store.StoredCandidate],
+]:
     """Selection in rank order over what is known so far.
 
     Returns the picks (None: kept from before) and the candidates still to fetch:
@@ -97,8 +100,8 @@ def walk(
     """
     fingerprints = [prints[c.sha256] for c in job.user if c.sha256 and c.sha256 in prints]
     taken = len(job.user)
-    picks: list[tuple[store.StoredCandidate, Fetched | None]] = []
-    unknown: list[store.StoredCandidate] = []
+    picks: list[tuple[candidate_store.StoredCandidate, Fetched | None]] = []
+    unknown: list[candidate_store.StoredCandidate] = []
     pending = examined = 0
     for cand in job.ranked:
         if taken + len(picks) + pending >= job.limit or examined >= job.budget:
@@ -136,15 +139,15 @@ def walk(
 
 
 def rank_stored(
-    stored: Iterable[store.StoredCandidate],
+    stored: Iterable[candidate_store.StoredCandidate],
     preferred_language: str | None,
     options: ArtworkOptions,
-) -> dict[str, list[store.StoredCandidate]]:
+) -> dict[str, list[candidate_store.StoredCandidate]]:
     """Per stored type, its candidates best first (each type ranked on its own)."""
-    groups: dict[str, list[store.StoredCandidate]] = {}
+    groups: dict[str, list[candidate_store.StoredCandidate]] = {}
     for c in stored:
         groups.setdefault(c.type, []).append(c)
-    out: dict[str, list[store.StoredCandidate]] = {}
+    out: dict[str, list[candidate_store.StoredCandidate]] = {}
     for kind in sorted(groups):
         rank_as = base_type(kind)
         if rank_as not in assets.IDEAL_SIZES:
@@ -159,7 +162,7 @@ def rank_stored(
     return out
 
 
-def as_ranked(c: store.StoredCandidate, kind: str | None = None) -> assets.Candidate:
+def as_ranked(c: candidate_store.StoredCandidate, kind: str | None = None) -> assets.Candidate:
     """A stored candidate in the ranking's terms (as type `kind` when given)."""
     return assets.Candidate(
         type=kind or c.type,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from metarr.db import candidate_store
 from metarr.db import enrich_store as store
 from metarr.db.engine import Database
 from metarr.domain import assets, matching
@@ -377,7 +378,7 @@ class EnrichmentService:
                     store.clear_provider_fields(
                         conn, movie_id, set(locks.get(movie_id, set())), "user", now
                     )
-                    store.delete_provider_candidates(conn, movie_id)
+                    candidate_store.delete_provider_candidates(conn, movie_id)
                     store.refresh_title(conn, movie_id, now)
                 if target.ids.get("imdb", ("", ""))[1] == "provider":
                     store.delete_external_id(conn, movie_id, "imdb")
@@ -392,7 +393,7 @@ class EnrichmentService:
         self._target(movie_id)
         with self.db.session() as s:
             conn = s.connection()
-            stored = store.load_candidates(conn, movie_id)
+            stored = candidate_store.load_candidates(conn, movie_id)
             _, locks = store.load_fields_and_locks(conn, [movie_id])
         locked = locks.get(movie_id, set())
         out: list[AssetType] = []
@@ -435,7 +436,7 @@ class EnrichmentService:
         _check_type(kind)
         self._target(movie_id)
         with self.db.session() as s:
-            cand = store.candidate_by_url(s.connection(), movie_id, kind, url)
+            cand = candidate_store.candidate_by_url(s.connection(), movie_id, kind, url)
         if cand is None:
             raise NotFound(f"movie {movie_id} has no {kind} candidate {url}")
         if cand.sha256 and self.cache.exists(cand.sha256):
@@ -479,8 +480,8 @@ class EnrichmentService:
         }
         with self.db.session() as s:
             conn = s.connection()
-            store.upsert_candidates(conn, movie_id, [row])
-            cand = store.candidate_by_url(conn, movie_id, kind, url)
+            candidate_store.upsert_candidates(conn, movie_id, [row])
+            cand = candidate_store.candidate_by_url(conn, movie_id, kind, url)
         assert cand is not None
         self._choose(movie_id, kind, cand.id, cached.sha256)
         return self.asset_type(movie_id, kind)
@@ -492,16 +493,18 @@ class EnrichmentService:
         now = datetime.now(UTC)
         with self.db.session() as s:
             conn = s.connection()
-            cand = store.candidate_by_url(conn, movie_id, kind, url)
+            cand = candidate_store.candidate_by_url(conn, movie_id, kind, url)
             if cand is None:
                 raise NotFound(f"movie {movie_id} has no {kind} candidate {url}")
             if not cand.blocked:
-                before = _selected_hashes(store.load_candidates(conn, movie_id), kind)
-                store.mark_candidate(conn, cand.id, blocked=True, selected=False, selected_by=None)
+                before = _selected_hashes(candidate_store.load_candidates(conn, movie_id), kind)
+                candidate_store.mark_candidate(
+                    conn, cand.id, blocked=True, selected=False, selected_by=None
+                )
                 store.record(
                     conn, movie_id, now, USER, "asset", kind, {"blocked": None}, {"blocked": url}
                 )
-                after = _selected_hashes(store.load_candidates(conn, movie_id), kind)
+                after = _selected_hashes(candidate_store.load_candidates(conn, movie_id), kind)
                 if before != after:
                     store.record(conn, movie_id, now, USER, "asset", kind, before, after)
         return self.asset_type(movie_id, kind)
@@ -520,7 +523,7 @@ class EnrichmentService:
         now = datetime.now(UTC)
         with self.db.session() as s:
             conn = s.connection()
-            stored = store.load_candidates(conn, movie_id)
+            stored = candidate_store.load_candidates(conn, movie_id)
             before = _selected_hashes(stored, kind)
             others = sorted(
                 (c for c in stored if c.type == kind and c.selected and c.id != candidate_id),
@@ -530,8 +533,8 @@ class EnrichmentService:
             # Keep earlier picks only while they fit next to this one (a person's first).
             for n, other in enumerate(others):
                 if n + 1 >= limit:
-                    store.mark_candidate(conn, other.id, selected=False, selected_by=None)
-            store.mark_candidate(
+                    candidate_store.mark_candidate(conn, other.id, selected=False, selected_by=None)
+            candidate_store.mark_candidate(
                 conn,
                 candidate_id,
                 selected=True,
@@ -541,7 +544,7 @@ class EnrichmentService:
                 sha256=sha256,
                 fetched_at=now,
             )
-            after = _selected_hashes(store.load_candidates(conn, movie_id), kind)
+            after = _selected_hashes(candidate_store.load_candidates(conn, movie_id), kind)
             if before != after:
                 store.record(conn, movie_id, now, USER, "asset", kind, before, after)
             store.set_lock(conn, movie_id, f"asset:{kind}", True, now)
@@ -562,11 +565,11 @@ def _check_type(kind: str) -> None:
         raise InvalidInput(f"unknown artwork type {kind!r}", field="type")
 
 
-def _selected_hashes(stored: list[store.StoredCandidate], kind: str) -> list[str]:
+def _selected_hashes(stored: list[candidate_store.StoredCandidate], kind: str) -> list[str]:
     return sorted(c.sha256 or c.url for c in stored if c.type == kind and c.selected)
 
 
-def _view(c: store.StoredCandidate) -> AssetView:
+def _view(c: candidate_store.StoredCandidate) -> AssetView:
     return AssetView(
         url=c.url,
         provider=c.provider,
