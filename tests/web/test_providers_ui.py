@@ -205,6 +205,7 @@ def test_browser_set_a_key_and_test_it(
         expect(card.locator(".provider-status .badge")).to_have_text("OK")
         assert fake.tmdb_key not in page.content()
         card.get_by_role("button", name="Save").click()  # now it is saved: the card says so
+        expect(card.locator(".key-status")).to_contain_text("key set …0000")  # card swapped
         card.get_by_role("button", name="Test key").click()
         expect(page.locator("#test-tmdb")).to_contain_text("key invalid")
         expect(card.locator(".provider-status .badge")).to_have_text("Key invalid")
