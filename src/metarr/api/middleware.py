@@ -300,6 +300,10 @@ def _client_key(scope: Scope) -> str:
     if api_key:
         # Only a digest is kept in memory, never the key itself.
         return "key:" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+    return _client_ip(scope)
+
+
+def _client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return "ip:" + (client[0] if client else "unknown")
 
@@ -318,12 +322,14 @@ class RateLimitMiddleware:
         prefix: str | tuple[str, ...] = "/api/",
         exempt_paths: tuple[str, ...] = ("/api/v1/health",),
         methods: frozenset[str] | None = None,
+        client_key: Callable[[Scope], str] = _client_key,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.prefix = prefix
         self.exempt_paths = exempt_paths
         self.methods = methods
+        self.client_key = client_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -336,7 +342,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
 
-        decision = self.limiter.hit(_client_key(scope))
+        decision = self.limiter.hit(self.client_key(scope))
         headers = decision.headers()
         if not decision.allowed:
             log.info("rate_limited", path=path, reset_after=decision.reset_after)
@@ -468,6 +474,7 @@ def install_middleware(
         prefix=("/login", "/setup"),
         exempt_paths=(),
         methods=frozenset({"POST"}),
+        client_key=_client_ip,  # per address: a made-up API key header must not reset it
     )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

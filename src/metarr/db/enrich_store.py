@@ -100,6 +100,11 @@ def load_target(conn: Connection, movie_id: int) -> MovieTarget | None:
             select(IDS.c.provider, IDS.c.value, IDS.c.source).where(IDS.c.movie_id == movie_id)
         )
     }
+    return _target(row, ids)
+
+
+def _target(row: Any, ids: dict[str, tuple[str, str]]) -> MovieTarget:
+    """A MovieTarget from a `movies` row (and its ids, read apart)."""
     return MovieTarget(
         id=row.id,
         library_id=row.library_id,
@@ -162,19 +167,7 @@ def load_enrich_target(
     if not rows:
         return None, False
     row = rows[0]
-    target = MovieTarget(
-        id=row.id,
-        library_id=row.library_id,
-        title=row.title,
-        year=row.year,
-        parsed_title=row.parsed_title,
-        parsed_year=row.parsed_year,
-        status=row.status,
-        monitored=bool(row.monitored),
-        deleted=row.deleted_at is not None,
-        ids={r.provider: (r.value, r.source) for r in rows if r.provider is not None},
-        sort_key=row.sort_key,
-    )
+    target = _target(row, {r.provider: (r.value, r.source) for r in rows if r.provider is not None})
     return target, bool(row.has_set)
 
 

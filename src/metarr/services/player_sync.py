@@ -367,7 +367,7 @@ def _up_to_date(previous: store.SyncState | None, movie: store.SyncMovie, path: 
         and previous.action in (SyncAction.ADDED.value, SyncAction.REFRESHED.value)
         and previous.local_path == path
         and movie.published_at is not None
-        and _aware(previous.attempted_at) >= movie.published_at
+        and previous.attempted_at >= movie.published_at
     )
 
 
